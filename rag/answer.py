@@ -1,0 +1,166 @@
+"""Answering: retrieve, refuse honestly when nothing relevant is found, else prompt the LLM and cite."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+from rag.llm.base import ChatModel
+from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PromptTemplate, display_source, refusal_for
+from rag.retrieve import Hit
+
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True)
+class Source:
+    number: int  # the [n] the answer cites
+    source: str  # full path of the file
+    page: int | None
+    start: int
+    end: int
+    snippet: str
+    score: float
+    relevance: float
+    cited: bool  # the answer text cites this number
+
+    @property
+    def label(self) -> str:
+        name = display_source(self.source)
+        return f"{name}:{self.page}" if self.page is not None else name
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    sources: tuple[Source, ...]
+    refused: bool  # True: the knowledge base does not hold the answer (no invented one was given)
+    timings: dict[str, float] = field(default_factory=dict)  # retrieve_s, generate_s, first_token_s
+
+    @property
+    def cited_sources(self) -> tuple[Source, ...]:
+        return tuple(s for s in self.sources if s.cited)
+
+
+class AnswerStream:
+    """Iterate to get the answer text piece by piece; afterwards `.answer` holds the complete Answer."""
+
+    def __init__(self, pieces: Iterator[str], finish: Callable[[str, float | None], Answer]):
+        self._pieces = pieces
+        self._finish = finish
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        started = time.perf_counter()
+        first_token_s = None
+        parts = []
+        for piece in self._pieces:
+            if first_token_s is None:
+                first_token_s = time.perf_counter() - started
+            parts.append(piece)
+            yield piece
+        self.answer = self._finish("".join(parts), first_token_s)
+
+    def collect(self) -> Answer:
+        for _ in self:
+            pass
+        assert self.answer is not None
+        return self.answer
+
+
+def _is_refusal(text: str) -> bool:
+    stripped = text.strip().rstrip(".。")
+    return any(r.rstrip(".。") in stripped for r in (REFUSAL_EN, REFUSAL_ZH)) and len(stripped) < 2 * len(REFUSAL_EN)
+
+
+class Answerer:
+    def __init__(
+        self,
+        search: Callable[[str, int], list[Hit]],
+        chat_model: Callable[[], ChatModel],
+        template: PromptTemplate,
+        terms: Callable[[str], list[str]],
+        threshold: float,
+        top_k: int,
+        max_new_tokens: int,
+        temperature: float,
+    ):
+        self._search = search
+        self._chat_model = chat_model  # a factory, so a refusal never pays for loading the LLM
+        self.template = template
+        self._terms = terms
+        self.threshold = threshold
+        self.top_k = top_k
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+
+    def ask_stream(self, question: str, k: int | None = None) -> AnswerStream:
+        if not question.strip():
+            raise ValueError("the question is empty")
+        started = time.perf_counter()
+        hits = self._search(question, k or self.top_k)
+        relevant = [h for h in hits if h.relevance >= self.threshold]
+        retrieve_s = time.perf_counter() - started
+        if not relevant:
+            text = refusal_for(question)
+            answer = Answer(question, text, (), True, {"retrieve_s": retrieve_s, "generate_s": 0.0, "first_token_s": 0.0})
+            return AnswerStream(iter([text]), lambda _text, _ft: answer)
+        messages = self.template.render(question, relevant)
+        model = self._chat_model()
+        generate_started = time.perf_counter()
+        pieces = model.stream(messages, self.max_new_tokens, self.temperature)
+
+        def finish(text: str, first_token_s: float | None) -> Answer:
+            timings = {
+                "retrieve_s": retrieve_s,
+                "generate_s": time.perf_counter() - generate_started,
+                "first_token_s": first_token_s or 0.0,
+            }
+            text = text.strip()
+            refused = _is_refusal(text)
+            if refused:
+                return Answer(question, text, (), True, timings)
+            cited = {int(n) for n in _CITATION.findall(text)} & set(range(1, len(relevant) + 1))
+            if not cited:
+                cited = attribute(text, [h.chunk.text for h in relevant], self._terms)
+                if cited:
+                    text = f"{text} " + "".join(f"[{n}]" for n in sorted(cited))
+            return Answer(question, text, _sources(cited, relevant), False, timings)
+
+        return AnswerStream(pieces, finish)
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        return self.ask_stream(question, k).collect()
+
+
+def attribute(answer: str, contexts: Sequence[str], terms: Callable[[str], list[str]]) -> set[int]:
+    """Numbers (1-based) of the contexts that the answer draws on: those holding at least three quarters as many of
+    the answer's terms as the best one. Small models answer well but rarely cite; this cites for them."""
+    answer_terms = set(terms(answer))
+    if not answer_terms:
+        return set()
+    overlaps = [len(answer_terms & set(terms(c))) for c in contexts]
+    best = max(overlaps, default=0)
+    if best == 0:
+        return set()
+    return {i for i, overlap in enumerate(overlaps, 1) if overlap >= 0.75 * best}
+
+
+def _sources(cited: set[int], hits: Sequence[Hit]) -> tuple[Source, ...]:
+    return tuple(
+        Source(
+            number=n,
+            source=h.chunk.source,
+            page=h.chunk.page,
+            start=h.chunk.start,
+            end=h.chunk.end,
+            snippet=h.chunk.text[:SNIPPET_CHARS],
+            score=h.score,
+            relevance=h.relevance,
+            cited=n in cited,
+        )
+        for n, h in enumerate(hits, 1)
+    )

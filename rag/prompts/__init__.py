@@ -1,0 +1,1 @@
+"""Prompt template files shipped with the package."""

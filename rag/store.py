@@ -1,0 +1,458 @@
+"""The knowledge-base directory: manifest, SQLite documents/chunks, FAISS vectors and the BM25 index,
+written as numbered generations so that the KB on disk is always the state before or after an ingest."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ingest.types import Chunk
+from rag.errors import KnowledgeBaseError, ManifestMismatchError
+from rag.keyword_index import KeywordIndex
+
+FORMAT_VERSION = 1
+CURRENT_FILE = "CURRENT"
+LOCK_FILE = ".lock"
+MANIFEST_FILE = "manifest.json"
+DB_FILE = "chunks.sqlite"
+VECTORS_FILE = "vectors.faiss"
+KEYWORD_DIR = "keyword"
+GENERATIONS_KEPT = 2  # the previous generation stays readable for processes that still have it open
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    source TEXT PRIMARY KEY,
+    doc_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    n_chunks INTEGER NOT NULL,
+    ingested_at REAL NOT NULL,
+    tags TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chunk_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    page INTEGER,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    terms TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source);
+"""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What built the index; a KB opened with another embedding model or chunking is refused."""
+
+    embedding_backend: str
+    embedding_model: str
+    dimension: int
+    chunk_tokens: int
+    chunk_overlap_tokens: int
+    keyword_tokenizer: str
+    normalized: bool = True
+    metric: str = "inner_product"
+    format_version: int = FORMAT_VERSION
+    created_at: float = field(default_factory=time.time)
+
+    def check_compatible(self, **wanted) -> None:
+        """Raise ManifestMismatchError naming each requested value that differs from the manifest."""
+        differences = [
+            f"{key}: the KB has {getattr(self, key)!r}, requested {value!r}"
+            for key, value in wanted.items()
+            if value is not None and getattr(self, key) != value
+        ]
+        if differences:
+            raise ManifestMismatchError(
+                "this knowledge base was built with other settings (" + "; ".join(differences) + "). "
+                "Use the KB's settings, or ingest into a new KB directory."
+            )
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    source: str
+    doc_id: str
+    content_hash: str
+    size: int
+    mtime: float
+    status: str  # "indexed" or "failed"
+    error: str | None
+    n_chunks: int
+    ingested_at: float
+    tags: str = ""
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    row_id: int
+    chunk_id: str
+    doc_id: str
+    source: str
+    page: int | None
+    start: int
+    end: int
+    text: str
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    for item in path.rglob("*"):
+        if item.is_file():
+            with open(item, "rb") as handle:
+                os.fsync(handle.fileno())
+    for item in [path, *[p for p in path.rglob("*") if p.is_dir()]]:
+        _fsync_dir(item)
+
+
+def _new_vector_index(dimension: int):
+    import faiss
+
+    # Exact inner product over unit vectors = cosine; IDMap2 lets documents be removed by row id.
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
+def _searchable(index):
+    """The index to search with: a GPU copy when faiss sees GPUs, else the index itself."""
+    import faiss
+
+    if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0 and index.ntotal > 0:
+        return faiss.index_cpu_to_all_gpus(index)
+    return index
+
+
+def _row_to_document(row: sqlite3.Row) -> DocumentRecord:
+    return DocumentRecord(**{k: row[k] for k in row.keys()})
+
+
+class KnowledgeBaseStore:
+    """Read side of a KB directory at one generation; `writer()` makes the next generation."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        current = self.root / CURRENT_FILE
+        if not current.is_file():
+            raise KnowledgeBaseError(f"{self.root} is not a knowledge base (no {CURRENT_FILE} file); run `rag ingest` first")
+        self.generation = current.read_text(encoding="utf-8").strip()
+        self.path = self.root / self.generation
+        try:
+            data = json.loads((self.path / MANIFEST_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise KnowledgeBaseError(f"{self.path}: manifest unreadable ({exc})") from exc
+        if data.get("format_version") != FORMAT_VERSION:
+            raise KnowledgeBaseError(
+                f"{self.root}: KB format version {data.get('format_version')} is not supported "
+                f"(this program reads version {FORMAT_VERSION}); re-ingest into a new directory"
+            )
+        self.manifest = Manifest(**data)
+        self._db = sqlite3.connect(f"file:{self.path / DB_FILE}?mode=ro", uri=True, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        import faiss
+
+        self._vectors = faiss.read_index(str(self.path / VECTORS_FILE))
+        self._vector_search = _searchable(self._vectors)
+        self._keywords = KeywordIndex.load(self.path / KEYWORD_DIR)
+
+    # -- creation ---------------------------------------------------------------------------------------
+    @staticmethod
+    def exists(root: Path) -> bool:
+        return (Path(root) / CURRENT_FILE).is_file()
+
+    @classmethod
+    def create(cls, root: Path, manifest: Manifest) -> "KnowledgeBaseStore":
+        """Write an empty generation 1 with the manifest; refuses a directory that is already a KB."""
+        root = Path(root)
+        if cls.exists(root):
+            raise KnowledgeBaseError(f"{root} already holds a knowledge base")
+        root.mkdir(parents=True, exist_ok=True)
+        with _DirectoryLock(root):
+            staging = root / "gen-00000001.staging"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+            db = sqlite3.connect(staging / DB_FILE)
+            db.executescript(SCHEMA)
+            db.commit()
+            db.close()
+            import faiss
+
+            faiss.write_index(_new_vector_index(manifest.dimension), str(staging / VECTORS_FILE))
+            KeywordIndex.build([], []).save(staging / KEYWORD_DIR)
+            (staging / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
+            _publish(root, staging, "gen-00000001")
+        return cls(root)
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._db.close()
+
+    def documents(self) -> list[DocumentRecord]:
+        rows = self._db.execute("SELECT * FROM documents ORDER BY source").fetchall()
+        return [_row_to_document(r) for r in rows]
+
+    def document(self, source: str) -> DocumentRecord | None:
+        row = self._db.execute("SELECT * FROM documents WHERE source = ?", (source,)).fetchone()
+        return _row_to_document(row) if row else None
+
+    def chunk_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def chunks(self, row_ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        if not row_ids:
+            return {}
+        out: dict[int, ChunkRecord] = {}
+        ids = list(row_ids)
+        for start in range(0, len(ids), 500):  # SQLite caps bound parameters per statement
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._db.execute(
+                f"SELECT row_id, chunk_id, doc_id, source, page, start, end, text FROM chunks WHERE row_id IN ({marks})",
+                part,
+            ):
+                out[row["row_id"]] = ChunkRecord(**{k: row[k] for k in row.keys()})
+        return out
+
+    def terms(self, row_ids: Sequence[int]) -> dict[int, set[str]]:
+        """Each chunk's keyword terms (as stored at ingest)."""
+        out: dict[int, set[str]] = {}
+        ids = list(row_ids)
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._db.execute(f"SELECT row_id, terms FROM chunks WHERE row_id IN ({marks})", part):
+                out[row[0]] = set(row[1].split())
+        return out
+
+    def row_ids_where(self, sources_glob: str | None = None, tag: str | None = None,
+                      modified_after: float | None = None, modified_before: float | None = None) -> np.ndarray:
+        """Row ids of chunks whose document passes every given filter (None filters are ignored)."""
+        clauses, params = ["d.status = 'indexed'"], []
+        if sources_glob:
+            clauses.append("d.source GLOB ?")
+            params.append(sources_glob if sources_glob.startswith(("/", "*")) else "*" + sources_glob)
+        if tag:
+            clauses.append("(',' || d.tags || ',') LIKE ?")
+            params.append(f"%,{tag},%")
+        if modified_after is not None:
+            clauses.append("d.mtime >= ?")
+            params.append(modified_after)
+        if modified_before is not None:
+            clauses.append("d.mtime <= ?")
+            params.append(modified_before)
+        sql = "SELECT c.row_id FROM chunks c JOIN documents d ON d.source = c.source WHERE " + " AND ".join(clauses)
+        return np.asarray([r[0] for r in self._db.execute(sql, params)], dtype=np.int64)
+
+    def search_vectors(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k (row_id, cosine) for one unit-length query vector, optionally only among `allowed` rows."""
+        if self._vectors.ntotal == 0 or (allowed is not None and len(allowed) == 0):
+            return []
+        if query.shape[-1] != self.manifest.dimension:
+            raise KnowledgeBaseError(
+                f"query vector has dimension {query.shape[-1]}, the KB's vectors have {self.manifest.dimension}"
+            )
+        import faiss
+
+        k = min(k, self._vectors.ntotal)
+        query = query.reshape(1, -1).astype(np.float32)
+        if allowed is None:
+            scores, ids = self._vector_search.search(query, k)
+        else:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            scores, ids = self._vectors.search(query, k, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def search_keywords(self, terms: list[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        return self._keywords.search(terms, k, allowed)
+
+    def idf(self, terms: list[str]) -> dict[str, float]:
+        return self._keywords.idf(terms)
+
+    def vectors(self, row_ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors for the given rows (MMR needs them)."""
+        out = np.zeros((len(row_ids), self.manifest.dimension), dtype=np.float32)
+        for i, row_id in enumerate(row_ids):
+            out[i] = self._vectors.reconstruct(int(row_id))
+        return out
+
+    def writer(self) -> "StoreWriter":
+        return StoreWriter(self)
+
+
+class _DirectoryLock:
+    """One writer per KB directory at a time, across processes (flock is released if the process dies)."""
+
+    def __init__(self, root: Path):
+        self._path = Path(root) / LOCK_FILE
+        self._handle = None
+
+    def __enter__(self) -> "_DirectoryLock":
+        self._handle = open(self._path, "a+")
+        try:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._handle.close()
+            raise KnowledgeBaseError(f"another process is writing to {self._path.parent}; try again when it is done") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+        self._handle.close()
+
+
+def _publish(root: Path, staging: Path, generation: str) -> None:
+    """Make a fully written staging directory the current generation, atomically."""
+    _fsync_tree(staging)
+    final = root / generation
+    os.replace(staging, final)
+    pointer = root / (CURRENT_FILE + ".tmp")
+    pointer.write_text(generation + "\n", encoding="utf-8")
+    with open(pointer, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(pointer, root / CURRENT_FILE)  # the single atomic step that switches readers over
+    _fsync_dir(root)
+
+
+class StoreWriter:
+    """Stages the next generation: a copy of the current one, changed, then published in one rename.
+
+    Use as a context manager; leaving it with an exception (or a killed process) publishes nothing.
+    """
+
+    def __init__(self, store: KnowledgeBaseStore):
+        self._store = store
+        self.root = store.root
+        self._lock = _DirectoryLock(self.root)
+        number = int(store.generation.split("-")[1]) + 1
+        self.generation = f"gen-{number:08d}"
+        self._staging = self.root / f"{self.generation}.staging"
+        self._committed = False
+
+    def __enter__(self) -> "StoreWriter":
+        self._lock.__enter__()
+        try:
+            if KnowledgeBaseStore(self.root).generation != self._store.generation:
+                raise KnowledgeBaseError(f"{self.root} changed since it was opened; open it again and retry")
+            for stale in self.root.glob("*.staging"):  # left by a writer that died; we hold the lock
+                shutil.rmtree(stale, ignore_errors=True)
+            self._staging.mkdir()
+            source_db = sqlite3.connect(f"file:{self._store.path / DB_FILE}?mode=ro", uri=True)
+            self._db = sqlite3.connect(self._staging / DB_FILE)
+            source_db.backup(self._db)
+            source_db.close()
+            self._db.row_factory = sqlite3.Row
+            import faiss
+
+            self._vectors = faiss.clone_index(self._store._vectors)
+            self._keywords_dirty = False
+        except BaseException:
+            self._abort()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None and not self._committed:
+            self.commit()
+        if not self._committed:
+            self._abort()
+        else:
+            self._lock.__exit__()
+
+    def _abort(self) -> None:
+        try:
+            if getattr(self, "_db", None) is not None:
+                self._db.close()
+        finally:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._lock.__exit__()
+
+    # -- changes ----------------------------------------------------------------------------------------
+    def document(self, source: str) -> DocumentRecord | None:
+        row = self._db.execute("SELECT * FROM documents WHERE source = ?", (source,)).fetchone()
+        return _row_to_document(row) if row else None
+
+    def sources(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT source FROM documents")]
+
+    def remove_document(self, source: str) -> int:
+        """Delete a document, its chunks and their vectors; returns the number of chunks removed."""
+        row_ids = [r[0] for r in self._db.execute("SELECT row_id FROM chunks WHERE source = ?", (source,))]
+        if row_ids:
+            self._vectors.remove_ids(np.asarray(row_ids, dtype=np.int64))
+            self._keywords_dirty = True
+        self._db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+        self._db.execute("DELETE FROM documents WHERE source = ?", (source,))
+        return len(row_ids)
+
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray, terms: Sequence[list[str]]) -> None:
+        if len(chunks) != len(vectors) or len(chunks) != len(terms):
+            raise ValueError(f"{len(chunks)} chunks, {len(vectors)} vectors and {len(terms)} term lists must match")
+        if not chunks:
+            return
+        row_ids = []
+        for chunk, chunk_terms in zip(chunks, terms):
+            cursor = self._db.execute(
+                "INSERT INTO chunks (chunk_id, doc_id, source, page, start, end, text, terms) VALUES (?,?,?,?,?,?,?,?)",
+                (chunk.chunk_id, chunk.doc_id, chunk.source, chunk.page, chunk.start, chunk.end, chunk.text, " ".join(chunk_terms)),
+            )
+            row_ids.append(cursor.lastrowid)
+        self._vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(row_ids, dtype=np.int64))
+        self._keywords_dirty = True
+
+    def put_document(self, record: DocumentRecord) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO documents (source, doc_id, content_hash, size, mtime, status, error, n_chunks, ingested_at, tags)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (record.source, record.doc_id, record.content_hash, record.size, record.mtime, record.status,
+             record.error, record.n_chunks, record.ingested_at, record.tags),
+        )
+
+    # -- publishing -------------------------------------------------------------------------------------
+    def commit(self) -> KnowledgeBaseStore:
+        """Write the staged generation and switch CURRENT to it; returns the store reopened on it."""
+        import faiss
+
+        self._db.commit()
+        rows = self._db.execute("SELECT row_id, terms FROM chunks ORDER BY row_id").fetchall()
+        self._db.close()
+        self._db = None
+        if self._keywords_dirty:
+            keywords = KeywordIndex.build([r[0] for r in rows], [r[1].split() for r in rows])
+            keywords.save(self._staging / KEYWORD_DIR)
+        else:
+            shutil.copytree(self._store.path / KEYWORD_DIR, self._staging / KEYWORD_DIR)
+        faiss.write_index(self._vectors, str(self._staging / VECTORS_FILE))
+        shutil.copy2(self._store.path / MANIFEST_FILE, self._staging / MANIFEST_FILE)
+        if self._vectors.ntotal != len(rows):
+            raise KnowledgeBaseError(f"internal error: {self._vectors.ntotal} vectors for {len(rows)} chunks; nothing was published")
+        _publish(self.root, self._staging, self.generation)
+        self._committed = True
+        self._prune_generations()
+        return KnowledgeBaseStore(self.root)
+
+    def _prune_generations(self) -> None:
+        generations = sorted(p for p in self.root.glob("gen-*") if p.is_dir() and not p.name.endswith(".staging"))
+        for old in generations[:-GENERATIONS_KEPT]:
+            shutil.rmtree(old, ignore_errors=True)
+
+

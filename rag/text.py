@@ -1,0 +1,90 @@
+"""Text normalisation and the keyword tokenizer shared by ingest (chunk terms) and query (question terms)."""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import cached_property
+
+# Whether the query is Chinese decides the refusal language and the dense/keyword fusion weights.
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+
+ENGLISH_STOPWORDS = frozenset(
+    """a an and are as at be by for from has have how i in is it its of on or that the this to was what
+    when where which who why will with do does did can must should there their they them we you your our
+    not no be been being than then so if into about after before over under per""".split()
+)
+CHINESE_STOPWORDS = frozenset(
+    "的 了 是 在 和 与 及 或 有 为 对 把 被 就 都 也 而 之 其 中 上 下 个 这 那 吗 呢 吧 啊 么 什么 多少 哪些 哪个 怎么 如何 是否 几".split()
+)
+
+KEYWORD_TOKENIZER_VERSION = "nfkc-t2s-jieba-search-snowball-v1"
+
+
+def contains_cjk(text: str) -> bool:
+    return _CJK.search(text) is not None
+
+
+def cjk_ratio(text: str) -> float:
+    letters = [c for c in text if c.isalnum()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if _CJK.match(c)) / len(letters)
+
+
+class KeywordTokenizer:
+    """NFKC (full-width to half-width), traditional to simplified, lower case; jieba words for Chinese,
+    stemmed words for English; model numbers such as qf-200 kept whole and also split."""
+
+    version = KEYWORD_TOKENIZER_VERSION
+
+    @cached_property
+    def _jieba(self):
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        tokenizer = jieba.Tokenizer()
+        tokenizer.initialize()
+        return tokenizer
+
+    @cached_property
+    def _t2s(self):
+        from opencc import OpenCC
+
+        return OpenCC("t2s")
+
+    @cached_property
+    def _stemmer(self):
+        try:
+            import Stemmer
+        except ImportError:  # stemming is a refinement; without PyStemmer, words match exactly
+            return None
+        return Stemmer.Stemmer("english")
+
+    def normalise(self, text: str) -> str:
+        text = unicodedata.normalize("NFKC", text).lower()
+        if contains_cjk(text):
+            text = self._t2s.convert(text)
+        return text
+
+    def tokenize(self, text: str) -> list[str]:
+        tokens: list[str] = []
+        for match in _TOKEN.finditer(self.normalise(text)):
+            piece = match.group()
+            if _CJK.match(piece):
+                tokens.extend(
+                    w for w in self._jieba.lcut_for_search(piece) if w not in CHINESE_STOPWORDS
+                )
+                continue
+            parts = re.split(r"[-_.]", piece)
+            if len(parts) > 1:
+                tokens.append(piece)  # "qf-200" as one term finds the exact model number
+            for part in parts:
+                if part in ENGLISH_STOPWORDS:
+                    continue
+                tokens.append(self._stemmer.stemWord(part) if self._stemmer and part.isalpha() else part)
+        return tokens
+
+    def tokenize_many(self, texts: list[str]) -> list[list[str]]:
+        return [self.tokenize(t) for t in texts]

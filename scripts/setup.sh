@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the project into it. Usage: bash scripts/setup.sh [EXTRAS], e.g. "test".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+python3 -m venv .venv
+pip_install() {
+  # Drop pip's notices about this machine's unused local index folders; keep real errors.
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$@" 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
+  return "${PIPESTATUS[0]}"
+}
+# CPU build of torch first, so the project's "torch>=2.4" is already met and no CUDA build is pulled.
+# For a GPU, install your CUDA build of torch into .venv before running this script (see README).
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  pip_install "torch==2.13.0"
+fi
+pip_install -e ".${extras:+[$extras]}"

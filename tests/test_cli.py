@@ -1,0 +1,40 @@
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from rag.cli import main
+from tests.conftest import REPO, SAMPLE_DOCS
+
+
+def test_help_does_not_load_torch():
+    code = "import sys; from rag.cli import main; import rag; assert 'torch' not in sys.modules, 'torch loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "--help"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and "ingest" in result.stdout and "ask" in result.stdout
+
+
+def test_ingest_search_info_list_remove(tmp_path):
+    runner = CliRunner()
+    kb = str(tmp_path / "kb")
+    result = runner.invoke(main, ["ingest", str(SAMPLE_DOCS), "--kb", kb])
+    assert result.exit_code == 0, result.output
+    assert "added 7" in result.output and "time by stage" in result.output
+    result = runner.invoke(main, ["search", "forklift speed limit inside buildings", "--kb", kb, "-k", "2"])
+    assert result.exit_code == 0 and "safety_handbook.md" in result.stdout.splitlines()[0]
+    result = runner.invoke(main, ["kb", "info", "--kb", kb])
+    assert "7 indexed" in result.output and "all-MiniLM-L6-v2" in result.output
+    result = runner.invoke(main, ["kb", "list", "--kb", kb])
+    assert result.stdout.count("indexed") == 7
+    result = runner.invoke(main, ["kb", "remove", "training_policy.docx", "--kb", kb])
+    assert result.exit_code == 0 and "removed training_policy.docx (1 chunks)" in result.output
+
+
+def test_errors_are_one_line_with_nonzero_exit(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["search", "anything", "--kb", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    result = runner.invoke(main, ["ask", "irrelevant question about football", "--kb", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "not a knowledge base" in result.output

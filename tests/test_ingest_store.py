@@ -1,0 +1,135 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.errors import KnowledgeBaseError, ManifestMismatchError
+from rag.kb import KnowledgeBase
+from rag.store import KnowledgeBaseStore
+from tests.conftest import REPO
+
+
+def test_ingest_reports_and_is_incremental(make_kb, sample_copy: Path):
+    kb = make_kb()
+    first = kb.ingest([sample_copy])
+    assert len(first.added) == 7 and not first.failed
+    chunks = kb.info().chunks
+    assert first.chunks_added == chunks > 7
+    assert set(first.stage_seconds) == {"load", "split", "embed", "index"}
+
+    second = kb.ingest([sample_copy])
+    assert len(second.unchanged) == 7 and not second.added and not second.updated
+    assert second.chunks_added == 0 and kb.info().chunks == chunks
+
+    handbook = sample_copy / "safety_handbook.md"
+    handbook.write_text(handbook.read_text(encoding="utf-8") + "\n\n## 7. Smoking\nSmoking is allowed only in the shelter at Gate 5.\n", encoding="utf-8")
+    third = kb.ingest([sample_copy])
+    assert third.updated == [str(handbook)] and len(third.unchanged) == 6
+    assert third.chunks_removed > 0 and third.chunks_added >= third.chunks_removed
+    assert any("Gate 5" in h.chunk.text for h in kb.search("Where is smoking allowed?", 3))
+
+    (sample_copy / "warranty_and_service.html").unlink()
+    kept = kb.ingest([sample_copy])
+    assert kept.removed == [] and "warranty_and_service.html" in {Path(d.source).name for d in kb.documents()}
+    pruned = kb.ingest([sample_copy], prune=True)
+    assert [Path(p).name for p in pruned.removed] == ["warranty_and_service.html"]
+    assert not any("400-820-7788" in h.chunk.text for h in kb.search("service hotline number", 10))
+
+
+def test_bad_files_are_reported_and_the_rest_ingests(make_kb, tmp_path: Path):
+    docs = tmp_path / "mixed"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Pump P-9\nThe P-9 pump runs at 1450 rpm.", encoding="utf-8")
+    (docs / "empty.txt").write_bytes(b"")
+    (docs / "binary.txt").write_bytes(os.urandom(4096).replace(b"\x00", b"\x01") + b"\x00" * 64)
+    (docs / "corrupt.pdf").write_bytes(b"%PDF-1.7\ngarbage")
+    (docs / "dangling.md").symlink_to(docs / "missing-target.md")
+    (docs / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    kb = make_kb()
+    report = kb.ingest([docs])
+    failed = {Path(p).name: reason for p, reason in report.failed}
+    assert set(failed) == {"empty.txt", "binary.txt", "corrupt.pdf", "dangling.md"}
+    assert "empty" in failed["empty.txt"] and "binary" in failed["binary.txt"]
+    assert "PDF" in failed["corrupt.pdf"] and "cannot be read" in failed["dangling.md"]
+    assert [Path(p).name for p, _ in report.skipped] == ["photo.jpg"]
+    assert report.added == [str(docs.absolute() / "good.md")]
+    assert kb.search("P-9 pump speed", 1)[0].chunk.text.startswith("# Pump P-9")
+    statuses = {Path(d.source).name: d.status for d in kb.documents()}
+    assert statuses["good.md"] == "indexed" and statuses["corrupt.pdf"] == "failed"
+
+
+def test_remove_document_deletes_its_chunks_and_vectors(make_kb, sample_copy: Path):
+    kb = make_kb()
+    kb.ingest([sample_copy])
+    before = kb.info().chunks
+    removed = kb.remove("maintenance_procedures.pdf")
+    assert removed == 3 and kb.info().chunks == before - 3
+    assert all("maintenance_procedures.pdf" not in h.chunk.source for h in kb.search("bearing grease interval", 10))
+    with pytest.raises(KnowledgeBaseError, match="no document"):
+        kb.remove("maintenance_procedures.pdf")
+
+
+def test_opening_with_another_embedding_model_is_an_error(make_kb):
+    kb = make_kb()
+    path = kb.settings.kb_dir
+    with pytest.raises(ManifestMismatchError, match="embedding_model: the KB has 'builtin:all-MiniLM-L6-v2', requested 'BAAI/bge-small-zh-v1.5'"):
+        KnowledgeBase.open(path, embedding_model="BAAI/bge-small-zh-v1.5")
+    with pytest.raises(ManifestMismatchError, match="chunk_tokens"):
+        KnowledgeBase.open(path, chunk_tokens=100)
+    with pytest.raises(KnowledgeBaseError, match="already holds a knowledge base"):
+        KnowledgeBase.create(path)
+
+
+def test_open_missing_kb_says_what_to_do(tmp_path: Path):
+    with pytest.raises(KnowledgeBaseError, match="not a knowledge base .* run `rag ingest` first"):
+        KnowledgeBase.open(tmp_path / "nothing")
+
+
+KILLED_INGEST = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from rag.kb import KnowledgeBase
+    kb = KnowledgeBase.open(sys.argv[1])
+    marker = Path(sys.argv[3])
+    def progress(done, total, path):
+        if done == 40:
+            marker.write_text("mid-ingest")
+            time.sleep(120)  # the parent kills us here, with the new generation half written
+    kb.ingest([sys.argv[2]], progress=progress)
+    """
+)
+
+
+def test_killed_ingest_leaves_previous_kb_intact(make_kb, sample_copy: Path, tmp_path: Path):
+    kb = make_kb()
+    kb.ingest([sample_copy])
+    kb_dir = kb.settings.kb_dir
+    before = (kb.info().generation, kb.info().chunks, [d.source for d in kb.documents()])
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(80):
+        (big / f"note_{i:03}.txt").write_text(f"Inspection note {i}: valve V-{i} was checked and found in order. " * 20, encoding="utf-8")
+    marker = tmp_path / "marker"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_INGEST, str(kb_dir), str(big), str(marker)], cwd=REPO)
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert child.poll() is None, "the ingest subprocess ended before reaching the kill point"
+        assert time.time() < deadline, "the ingest subprocess never reached the kill point"
+        time.sleep(0.2)
+    assert list(kb_dir.glob("*.staging")), "the new generation should be half written when the process dies"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+    reopened = KnowledgeBase.open(kb_dir, embedder=kb.embedder, chat_model=kb.chat_model)
+    assert (reopened.info().generation, reopened.info().chunks, [d.source for d in reopened.documents()]) == before
+    assert reopened.search("hot work permit validity", 1)[0].chunk.source.endswith("safety_handbook.md")
+    # The next ingest clears the dead writer's staging area and works.
+    report = reopened.ingest([big])
+    assert len(report.added) == 80 and not list(kb_dir.glob("*.staging"))
+    assert KnowledgeBaseStore(kb_dir).chunk_count() == before[1] + report.chunks_added

@@ -1,0 +1,58 @@
+from pathlib import Path
+
+from rag.retrieve import SearchFilter, mmr
+from rag.text import KeywordTokenizer
+
+import numpy as np
+
+
+def test_english_question_finds_the_pdf_page(sample_kb):
+    hits = sample_kb.search("How often must the QF-200 bearings be re-greased?", 3)
+    top = hits[0].chunk
+    assert Path(top.source).name == "maintenance_procedures.pdf" and top.page == 1
+    assert "2,000 operating hours" in top.text
+    assert hits[0].relevance >= hits[-1].relevance - 1e-6 or hits[0].score >= hits[-1].score
+
+
+def test_chinese_question_finds_the_chinese_spec(sample_kb):
+    hits = sample_kb.search("VX-40 隔膜泵的最大出口压力是多少？", 3)
+    assert Path(hits[0].chunk.source).name == "产品规格.txt"
+    assert "0.8 MPa" in hits[0].chunk.text
+
+
+def test_traditional_chinese_question_finds_simplified_document(sample_kb):
+    hits = sample_kb.search("動火作業許可證的有效期是多久？", 3)
+    assert Path(hits[0].chunk.source).name == "安全规程.md" and "8 小时" in hits[0].chunk.text
+
+
+def test_fusion_leans_on_keywords_for_chinese_with_an_english_only_model(sample_kb):
+    retriever = sample_kb.retriever()
+    dense_zh, keyword_zh = retriever.fusion_weights("动火作业许可证的有效期是多久？")
+    dense_en, keyword_en = retriever.fusion_weights("How long is a hot-work permit valid?")
+    assert dense_zh < keyword_zh and dense_en == keyword_en
+
+
+def test_source_filter_restricts_results(sample_kb):
+    hits = sample_kb.search("safety training hours", 5, SearchFilter(source_glob="*.docx"))
+    assert hits and all(h.chunk.source.endswith(".docx") for h in hits)
+    assert sample_kb.search("safety", 5, SearchFilter(source_glob="*.xlsx")) == []
+
+
+def test_unrelated_question_scores_below_threshold(sample_kb):
+    hits = sample_kb.search("What is the capital of Australia?", 5)
+    assert all(h.relevance < sample_kb.threshold for h in hits)
+
+
+def test_keyword_tokenizer_normalises_width_script_and_case():
+    tok = KeywordTokenizer()
+    assert tok.tokenize("ＱＦ－２００") == tok.tokenize("qf-200") == ["qf-200", "qf", "200"]
+    assert set(tok.tokenize("動火作業")) == set(tok.tokenize("动火作业"))
+    assert tok.tokenize("Bearings bearing") == ["bear", "bear"]
+
+
+def test_mmr_skips_near_duplicates():
+    vectors = np.array([[1, 0], [0.999, 0.045], [0, 1]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    scores = np.array([1.0, 0.99, 0.5], dtype=np.float32)
+    assert mmr(scores, vectors, 0.5, 2) == [0, 2]
+    assert mmr(scores, vectors, 1.0, 2) == [0, 1]
