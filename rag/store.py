@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import logging
 
 from ingest.types import Chunk
 from rag.errors import KnowledgeBaseError, ManifestMismatchError
@@ -25,6 +26,7 @@ MANIFEST_FILE = "manifest.json"
 DB_FILE = "chunks.sqlite"
 VECTORS_FILE = "vectors.faiss"
 KEYWORD_DIR = "keyword"
+log = logging.getLogger(__name__)
 GENERATIONS_KEPT = 2  # the previous generation stays readable for processes that still have it open
 
 SCHEMA = """
@@ -139,7 +141,10 @@ def _searchable(index):
     import faiss
 
     if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0 and index.ntotal > 0:
-        return faiss.index_cpu_to_all_gpus(index)
+        try:
+            return faiss.index_cpu_to_all_gpus(index)
+        except RuntimeError as exc:  # e.g. GPU memory too small for the index: exact search on CPU still works
+            log.warning("FAISS GPU search unavailable (%s); searching on the CPU", exc)
     return index
 
 
