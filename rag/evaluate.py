@@ -7,14 +7,13 @@ import re
 import statistics
 import time
 import tomllib
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rag.errors import ConfigError
 from rag.retrieve import Hit
-from rag.text import KeywordTokenizer, contains_cjk
+from rag.text import KeywordTokenizer
 
 # Named configurations for --config / --compare; a path to a TOML file of settings works too.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -266,11 +265,6 @@ def markdown_table(results: Sequence[ConfigResult], title: str = "") -> str:
     lines.append("| calibrated threshold | " + " | ".join(
         "" if r.calibrated_threshold is None else f"{r.calibrated_threshold:.3f}" for r in results) + " |")
     return "\n".join(lines)
-
-
-def golden_language(golden: Sequence[GoldQuestion]) -> str:
-    share = sum(contains_cjk(g.question) for g in golden) / max(1, len(golden))
-    return "zh" if share > 0.5 else "en"
 
 
 def joint_calibration(results: Sequence[ConfigResult]) -> float | None:

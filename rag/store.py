@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import logging
 
 from ingest.types import Chunk
 from rag.errors import KnowledgeBaseError, ManifestMismatchError
