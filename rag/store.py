@@ -223,31 +223,22 @@ class KnowledgeBaseStore:
     def chunk_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
-    def chunks(self, row_ids: Sequence[int]) -> dict[int, ChunkRecord]:
-        if not row_ids:
-            return {}
-        out: dict[int, ChunkRecord] = {}
+    def _rows_by_id(self, columns: str, row_ids: Sequence[int]) -> list[sqlite3.Row]:
         ids = list(row_ids)
+        rows: list[sqlite3.Row] = []
         for start in range(0, len(ids), 500):  # SQLite caps bound parameters per statement
             part = ids[start : start + 500]
             marks = ",".join("?" * len(part))
-            for row in self._db.execute(
-                f"SELECT row_id, chunk_id, doc_id, source, page, start, end, text FROM chunks WHERE row_id IN ({marks})",
-                part,
-            ):
-                out[row["row_id"]] = ChunkRecord(**{k: row[k] for k in row.keys()})
-        return out
+            rows += self._db.execute(f"SELECT {columns} FROM chunks WHERE row_id IN ({marks})", part).fetchall()
+        return rows
+
+    def chunks(self, row_ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        rows = self._rows_by_id("row_id, chunk_id, doc_id, source, page, start, end, text", row_ids)
+        return {row["row_id"]: ChunkRecord(**{k: row[k] for k in row.keys()}) for row in rows}
 
     def terms(self, row_ids: Sequence[int]) -> dict[int, set[str]]:
         """Each chunk's keyword terms (as stored at ingest)."""
-        out: dict[int, set[str]] = {}
-        ids = list(row_ids)
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self._db.execute(f"SELECT row_id, terms FROM chunks WHERE row_id IN ({marks})", part):
-                out[row[0]] = set(row[1].split())
-        return out
+        return {row["row_id"]: set(row["terms"].split()) for row in self._rows_by_id("row_id, terms", row_ids)}
 
     def row_ids_where(self, sources_glob: str | None = None, tag: str | None = None,
                       modified_after: float | None = None, modified_before: float | None = None) -> np.ndarray:
