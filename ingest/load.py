@@ -1,29 +1,130 @@
-"""Loaders: turn one file into a list of Pages, or raise DocumentLoadError saying why not."""
+"""Loaders: turn one file's bytes into a list of Pages, or raise DocumentLoadError saying why not.
+
+Every failure of a parser, foreseen or not, leaves this module as a DocumentLoadError: one bad file is a
+line in the ingest report, never the end of an ingest.
+"""
 from __future__ import annotations
 
 import io
 import re
 import unicodedata
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ingest.types import Page
 from rag.errors import DocumentLoadError
 
-Loader = Callable[[Path, bytes], list[Page]]
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """Bounds on what one file may cost; a file beyond any of them is reported and skipped."""
+
+    max_file_bytes: int = 256 * MiB  # on disk
+    max_chars: int = 20_000_000  # extracted text (about 10,000 pages)
+    max_unpacked_bytes: int = 512 * MiB  # sum of a DOCX's zip members once decompressed
+    max_compression_ratio: float = 200.0  # DOCX unpacked / packed; zip bombs reach thousands
+    timeout_s: float = 300.0  # wall time to parse one file (enforced by ingest/isolate.py)
+    memory_bytes: int = 4096 * MiB  # address space of the parsing process (ingest/isolate.py)
+
+    def __post_init__(self) -> None:
+        for name in ("max_file_bytes", "max_chars", "max_unpacked_bytes", "max_compression_ratio", "timeout_s", "memory_bytes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be greater than 0. Currently, {name} is {getattr(self, name)}")
+
+
+Loader = Callable[[Path, bytes, LoadLimits], list[Page]]
+
+# Code pages of Western European text; detectors confuse them on short samples ("système" read as cp1250
+# gives "systčme"), and cp1252 is by far the most common of them in real documents.
+_LATIN_SINGLE_BYTE = {"cp1250", "cp1252", "latin_1", "iso8859_1", "iso8859_2", "iso8859_15", "cp1257",
+                      "mac_roman", "mac_latin2", "cp850", "cp437", "iso8859_9", "cp1254", "iso8859_10"}
+
+
+def _printable_share(text: str) -> float:
+    if not text:
+        return 0.0
+    ok = sum(1 for c in text if c.isprintable() or c in "\r\n\t\f")
+    return ok / len(text)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text with no byte-order mark: NULs at every other byte for Latin text, or a clean decode."""
+    sample = data[: 64 * 1024]
+    if len(sample) < 4 or b"\x00" not in sample:
+        return None
+    even_nuls = sample[0::2].count(0) / max(1, len(sample[0::2]))
+    odd_nuls = sample[1::2].count(0) / max(1, len(sample[1::2]))
+    candidates = []
+    if odd_nuls > 0.3 and even_nuls < 0.05:
+        candidates.append("utf-16-le")
+    elif even_nuls > 0.3 and odd_nuls < 0.05:
+        candidates.append("utf-16-be")
+    else:
+        candidates += ["utf-16-le", "utf-16-be"]  # CJK text has few NULs; only a clean decode tells
+    for encoding in candidates:
+        try:
+            text = data[: len(data) // 2 * 2].decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _printable_share(text) > 0.97:
+            return text
+    return None
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 with a few damaged bytes: keep the good text, mark the bad bytes with U+FFFD."""
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    multibyte = sum(1 for c in text if ord(c) > 127 and c != "\ufffd")
+    # A Latin-1 or GBK file read as UTF-8 gives mostly replacement characters and few valid sequences.
+    if multibyte >= 4 * bad and bad <= max(3, len(text) // 1000):
+        return text
+    return None
+
+
+def _detect_single_byte(path: Path, data: bytes) -> str:
+    from charset_normalizer import from_bytes
+
+    # Sample the whole file (not only its first bytes): a single accented word late in a file decides.
+    steps = max(5, min(2000, len(data) // 512))
+    results = from_bytes(data, steps=steps, chunk_size=512)
+    best = results.best()
+    if best is None:
+        raise DocumentLoadError(str(path), "binary content: no text encoding fits the bytes")
+    encoding = best.encoding
+    if encoding in _LATIN_SINGLE_BYTE:
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            pass  # bytes undefined in cp1252 (0x81, 0x8d...): trust the detector
+    return str(best)
 
 
 def _decode_text(path: Path, data: bytes) -> str:
-    """Decode bytes of a text file: UTF-8 first, then GB18030 (GBK's superset), then a detector."""
-    if b"\x00" in data[:8192]:
-        # UTF-16 files are full of NULs too; only their BOM tells them apart from binary data.
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            return data.decode("utf-16")
-        raise DocumentLoadError(str(path), "binary content (NUL bytes), not a text file")
+    """Decode a text file: BOMs, UTF-8 (also with a few bad bytes), UTF-16 without BOM, GB18030, then a
+    detector over the whole file for single-byte code pages."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", errors="replace")
+    if b"\x00" in data:
+        text = _utf16_without_bom(data)
+        if text is not None:
+            return text
+        if data.count(0) > max(8, len(data) // 1000):
+            raise DocumentLoadError(str(path), "binary content (NUL bytes), not a text file")
+        data = data.replace(b"\x00", b"")  # a few stray NULs in a text file: drop them
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    text = _mostly_utf8(data)
+    if text is not None:
+        return text
     try:
         text = data.decode("gb18030")
         non_ascii = [c for c in text if ord(c) > 127]
@@ -33,27 +134,26 @@ def _decode_text(path: Path, data: bytes) -> str:
             return text
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise DocumentLoadError(str(path), "binary content: no text encoding fits the bytes")
-    text = str(best)
+    text = _detect_single_byte(path, data)
     control = sum(1 for c in text if unicodedata.category(c) == "Cc" and c not in "\r\n\t\f")
     if control > max(8, len(text) // 100):
         raise DocumentLoadError(str(path), "binary content: decodes only to control characters")
     return text
 
 
-def _normalise_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
-def load_text(path: Path, data: bytes) -> list[Page]:
-    return [Page(_normalise_newlines(_decode_text(path, data)))]
+def _clean(text: str) -> str:
+    """Newlines normalised; NULs and other control characters (never meaningful in prose) removed."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def load_html(path: Path, data: bytes) -> list[Page]:
+def load_text(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
+    return [Page(_decode_text(path, data))]
+
+
+def load_html(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(_decode_text(path, data), "html.parser")
@@ -65,47 +165,73 @@ def load_html(path: Path, data: bytes) -> list[Page]:
     return [Page("\n\n".join(line for line in lines if line))]
 
 
-def load_pdf(path: Path, data: bytes) -> list[Page]:
+def load_pdf(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            # Many PDFs carry only an owner password (printing/copy restrictions) and open with "".
-            try:
-                opened = reader.decrypt("")
-            except Exception as exc:  # pypdf raises several types for unsupported encryption
-                raise DocumentLoadError(str(path), f"encrypted PDF that cannot be opened ({exc})") from exc
-            if not opened:
-                raise DocumentLoadError(str(path), "encrypted PDF: a password is required")
-        pages = [Page(_normalise_newlines(page.extract_text() or ""), number=i) for i, page in enumerate(reader.pages, 1)]
-    except DocumentLoadError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
-        raise DocumentLoadError(str(path), f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:
+        # Many PDFs carry only an owner password (printing/copy restrictions) and open with "".
+        try:
+            opened = reader.decrypt("")
+        except Exception as exc:  # pypdf raises several types for unsupported encryption
+            raise DocumentLoadError(str(path), f"encrypted PDF that cannot be opened ({type(exc).__name__}: {exc})") from exc
+        if not opened:
+            raise DocumentLoadError(str(path), "encrypted PDF: a password is required")
+    pages, chars = [], 0
+    for number, page in enumerate(reader.pages, 1):
+        text = page.extract_text() or ""
+        chars += len(text)
+        if chars > limits.max_chars:
+            raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
+        pages.append(Page(text, number=number))
     if not any(p.text.strip() for p in pages):
         raise DocumentLoadError(str(path), "PDF has no extractable text (a scanned PDF needs OCR, which is not supported)")
     return pages
 
 
-def load_docx(path: Path, data: bytes) -> list[Page]:
-    from zipfile import BadZipFile
+def check_zip(path: Path, data: bytes, limits: LoadLimits) -> None:
+    """Refuse a zip container whose members would unpack too large or too fast (a zip bomb)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+    unpacked = sum(m.file_size for m in members)
+    packed = sum(m.compress_size for m in members)
+    if unpacked > limits.max_unpacked_bytes:
+        raise DocumentLoadError(
+            str(path), f"unpacks to {unpacked / MiB:.0f} MiB, over the {limits.max_unpacked_bytes / MiB:.0f} MiB limit (max_unpacked_mb)"
+        )
+    if packed and unpacked / packed > limits.max_compression_ratio:
+        raise DocumentLoadError(
+            str(path), f"compression ratio {unpacked / packed:.0f}:1 is over the limit of "
+            f"{limits.max_compression_ratio:.0f}:1 (max_compression_ratio); likely a zip bomb"
+        )
 
+
+def load_docx(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     from docx import Document
-    from docx.opc.exceptions import PackageNotFoundError
 
     try:
-        document = Document(io.BytesIO(data))
-    except (BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
-        raise DocumentLoadError(str(path), f"corrupt or unreadable DOCX ({type(exc).__name__}: {exc})") from exc
-    blocks = [p.text for p in document.paragraphs if p.text.strip()]
+        check_zip(path, data, limits)
+    except zipfile.BadZipFile as exc:
+        raise DocumentLoadError(str(path), f"corrupt or unreadable DOCX (BadZipFile: {exc})") from exc
+    document = Document(io.BytesIO(data))
+    blocks, chars = [], 0
+    for block in _docx_blocks(document):
+        chars += len(block)
+        if chars > limits.max_chars:
+            raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
+        blocks.append(block)
+    return [Page("\n\n".join(blocks))]
+
+
+def _docx_blocks(document) -> Iterator[str]:
+    for paragraph in document.paragraphs:
+        if paragraph.text.strip():
+            yield paragraph.text
     for table in document.tables:
         for row in table.rows:
             cells = [cell.text.strip() for cell in row.cells]
             if any(cells):
-                blocks.append(" | ".join(cells))
-    return [Page("\n\n".join(blocks))]
+                yield " | ".join(cells)
 
 
 LOADERS: dict[str, Loader] = {
@@ -118,31 +244,54 @@ LOADERS: dict[str, Loader] = {
     ".pdf": load_pdf,
     ".docx": load_docx,
 }
+# What a parser's failure says about the file, for exceptions whose own message would mean little.
+_KIND = {".pdf": "PDF", ".docx": "DOCX", ".html": "HTML", ".htm": "HTML"}
 
 
 def is_supported(path: Path) -> bool:
     return path.suffix.lower() in LOADERS
 
 
-def load_document(path: Path, data: bytes) -> list[Page]:
+def load_document(path: Path, data: bytes, limits: LoadLimits | None = None) -> list[Page]:
     """Turn a file's bytes into pages.
 
     Args:
         path: the file's path (its suffix picks the loader; it is named in errors).
         data: the file's bytes, read once by the caller, who also hashes them.
+        limits: size bounds (defaults: LoadLimits()).
 
     Returns:
         Pages with text; at least one page has non-blank text.
 
     Raises:
-        DocumentLoadError: unsupported type, empty, binary, corrupt, encrypted or text-less file.
+        DocumentLoadError: unsupported type, empty, too large, binary, corrupt, encrypted or text-less file,
+            or any failure inside a parser.
     """
+    limits = limits or LoadLimits()
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise DocumentLoadError(str(path), f"unsupported file type {path.suffix or '(none)'}")
+    if len(data) > limits.max_file_bytes:
+        raise DocumentLoadError(str(path), f"file is {len(data) / MiB:.0f} MiB, over the {limits.max_file_bytes / MiB:.0f} MiB limit (max_file_mb)")
     if not data.strip():
         raise DocumentLoadError(str(path), "file is empty")
-    pages = loader(path, data)
+    if loader is load_text and len(data) > 4 * limits.max_chars:
+        raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
+    try:
+        pages = [Page(_clean(p.text), p.number) for p in loader(path, data, limits)]
+    except DocumentLoadError:
+        raise
+    except MemoryError as exc:
+        raise DocumentLoadError(str(path), "parsing it ran out of memory (limit load_memory_mb)") from exc
+    except RecursionError as exc:
+        raise DocumentLoadError(str(path), "structure nested too deeply to parse") from exc
+    except Exception as exc:  # any parser's failure on a bad file is that file's failure, not the ingest's
+        kind = _KIND.get(path.suffix.lower(), "file")
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise DocumentLoadError(str(path), f"corrupt or unreadable {kind} ({detail})") from exc
+    total = sum(len(p.text) for p in pages)
+    if total > limits.max_chars:
+        raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
     if not any(page.text.strip() for page in pages):
         raise DocumentLoadError(str(path), "no text found in the file")
     return pages

@@ -1,50 +1,35 @@
-"""The ingest run: walk paths, skip unchanged files, load, split, embed and write one new KB generation."""
+"""The ingest run: walk paths, skip unchanged files, load, split, embed and write one new KB generation.
+
+A file that fails at any stage before embedding (unreadable, too large, corrupt, a parser that hangs or
+crashes) is reported in `IngestReport.failed` and the rest goes in.
+"""
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 from ingest.embed import Embedder
-from ingest.load import is_supported, load_document
+from ingest.isolate import IsolatedLoader
+from ingest.load import MiB, LoadLimits
 from ingest.split import TokenSplitter
-from ingest.types import Chunk, IngestReport, SourceFile
-from rag.errors import DocumentLoadError, RagError
+from ingest.types import Chunk, IngestProgress, IngestReport, SourceFile
+from ingest.walk import read_file, walk
+from rag.errors import DocumentLoadError, KnowledgeBaseError
 from rag.store import DocumentRecord, KnowledgeBaseStore, StoreWriter
 from rag.text import KeywordTokenizer
 
 log = logging.getLogger(__name__)
 
-# Called after each file: (files done, files in total, the file just handled).
-ProgressCallback = Callable[[int, int, str], None]
-
-
-def walk(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files to ingest under `paths` (recursively, sorted), and (path, reason) for the ones skipped.
-
-    Raises:
-        RagError: a given path does not exist.
-    """
-    files: list[Path] = []
-    skipped: list[tuple[str, str]] = []
-    for given in paths:
-        root = Path(given).expanduser()
-        if not root.exists():
-            raise RagError(f"{root}: no such file or directory")
-        candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
-        for path in candidates:
-            relative = path.relative_to(root) if path != root else Path(path.name)
-            if any(part.startswith(".") for part in relative.parts):
-                continue  # hidden files and folders (.git, .DS_Store) are not documents
-            if not is_supported(path):
-                skipped.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
-                continue
-            files.append(path.absolute())
-    return sorted(set(files)), skipped
+ProgressCallback = Callable[[IngestProgress], None]
+# Bytes of KB (chunk text, terms, vectors, keyword index) per byte of input, measured on sample_docs and
+# the generated bench corpus (1.6-2.4); rounded up so the free-space check errs on the safe side.
+KB_BYTES_PER_INPUT_BYTE = 3.0
 
 
 @dataclass
@@ -62,11 +47,15 @@ class Ingestor:
         splitter: TokenSplitter,
         tokenizer: KeywordTokenizer,
         batch_size: int = 32,
+        limits: LoadLimits | None = None,
+        follow_symlinks: str = "inside",
     ):
         self.embedder = embedder
         self.splitter = splitter
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.limits = limits or LoadLimits()
+        self.follow_symlinks = follow_symlinks
 
     def run(
         self,
@@ -79,64 +68,101 @@ class Ingestor:
 
         Bad files are reported in `report.failed` and skipped; anything else that goes wrong leaves the
         KB exactly as it was.
+
+        Raises:
+            KnowledgeBaseError: not enough free disk space, or the KB cannot be written.
         """
         started = time.perf_counter()
         report = IngestReport(stage_seconds={"load": 0.0, "split": 0.0, "embed": 0.0, "index": 0.0})
-        files, report.skipped = walk(paths)
+        found = walk(paths, self.follow_symlinks)
+        files, report.skipped, report.failed = found.files, found.skipped, found.failed
+        self._check_free_space(store, files)
+
+        def tell(done: int, path: str, stage: str) -> None:
+            if progress:
+                progress(IngestProgress(done, len(files), report.chunks_added, path, stage, time.perf_counter() - started))
+
         pending: list[_Pending] = []
-        with store.writer() as writer:
-            for done, path in enumerate(files, 1):
-                self._ingest_file(writer, path, report, pending)
+        with store.writer() as writer, IsolatedLoader(self.limits) as loader:
+            for done, path in enumerate(files):
+                tell(done, str(path), "load")
+                self._ingest_file(writer, loader, path, report, pending)
                 if sum(len(p.chunks) for p in pending) >= self.batch_size * 8:
+                    tell(done, str(path), "embed")
                     self._flush(writer, pending, report)
-                if progress:
-                    progress(done, len(files), str(path))
+            tell(len(files), "", "embed")
             self._flush(writer, pending, report)
             if prune:
                 self._prune(writer, paths, files, report)
+            tell(len(files), "", "commit")
             t = time.perf_counter()
             new_store = writer.commit()
             report.stage_seconds["index"] += time.perf_counter() - t
         store.close()
         report.seconds = time.perf_counter() - started
+        tell(len(files), "", "done")
         return report, new_store
 
-    def _ingest_file(self, writer: StoreWriter, path: Path, report: IngestReport, pending: list[_Pending]) -> None:
+    def _check_free_space(self, store: KnowledgeBaseStore, files: list[Path]) -> None:
+        """Refuse to start an ingest the disk cannot hold: it copies the KB and adds the new text."""
+        new_bytes = 0
+        for path in files:
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            known = store.document(str(path))
+            if known is None or known.size != info.st_size or known.mtime != info.st_mtime:
+                new_bytes += min(info.st_size, self.limits.max_file_bytes)
+        needed = store.disk_bytes() + KB_BYTES_PER_INPUT_BYTE * new_bytes
+        free = shutil.disk_usage(store.root).free
+        if free < needed:
+            raise KnowledgeBaseError(
+                f"{store.root}: not enough free disk space for this ingest: it needs about {needed / MiB:,.0f} MiB "
+                f"(a copy of the KB's {store.disk_bytes() / MiB:,.0f} MiB plus the new documents) and "
+                f"{free / MiB:,.0f} MiB is free. Free some space, or ingest fewer files at a time."
+            )
+
+    def _ingest_file(self, writer: StoreWriter, loader: IsolatedLoader, path: Path, report: IngestReport,
+                     pending: list[_Pending]) -> None:
         source = str(path)
         t = time.perf_counter()
+        previous = writer.document(source)
         try:
-            data = path.read_bytes()
-            stat = path.stat()
-        except OSError as exc:
-            report.failed.append((source, f"cannot be read: {exc.strerror or exc}"))
+            data, stat = read_file(path, self.limits.max_file_bytes)
+        except DocumentLoadError as exc:
+            report.failed.append((source, exc.reason))
+            log.warning("skipped %s: %s", source, exc.reason)
             return
         content_hash = hashlib.sha256(data).hexdigest()
-        previous = writer.document(source)
         if previous and previous.content_hash == content_hash and previous.status == "indexed":
             report.unchanged.append(source)
             return
         doc_id = content_hash[:32]
+        file = SourceFile(source, stat.st_size, stat.st_mtime, content_hash)
         try:
-            pages = load_document(path, data)
+            pages = loader.load(path, data)
+            del data
+            report.stage_seconds["load"] += time.perf_counter() - t
+            t = time.perf_counter()
+            try:
+                chunks = self.splitter.split(pages, doc_id=doc_id, source=source)
+            except Exception as exc:  # the splitter's failure on one file's text is that file's failure
+                raise DocumentLoadError(source, f"text could not be split ({type(exc).__name__}: {exc})") from exc
+            report.stage_seconds["split"] += time.perf_counter() - t
         except DocumentLoadError as exc:
             report.stage_seconds["load"] += time.perf_counter() - t
             report.failed.append((source, exc.reason))
             log.warning("skipped %s: %s", source, exc.reason)
             if previous:
                 report.chunks_removed += writer.remove_document(source)
-            file = SourceFile(source, stat.st_size, stat.st_mtime, content_hash)
             writer.put_document(_record(file, doc_id, "failed", exc.reason, 0))
             return
-        report.stage_seconds["load"] += time.perf_counter() - t
-        t = time.perf_counter()
-        chunks = self.splitter.split(pages, doc_id=doc_id, source=source)
-        report.stage_seconds["split"] += time.perf_counter() - t
         if previous:
             report.chunks_removed += writer.remove_document(source)
             (report.updated if previous.status == "indexed" else report.added).append(source)
         else:
             report.added.append(source)
-        file = SourceFile(source, stat.st_size, stat.st_mtime, content_hash)
         pending.append(_Pending(_record(file, doc_id, "indexed", None, len(chunks)), chunks))
 
     def _flush(self, writer: StoreWriter, pending: list[_Pending], report: IngestReport) -> None:
@@ -156,11 +182,11 @@ class Ingestor:
         pending.clear()
 
     def _prune(self, writer: StoreWriter, paths: Sequence[str | Path], files: list[Path], report: IngestReport) -> None:
-        seen = {str(p) for p in files}
+        seen = {str(p) for p in files} | {p for p, _ in report.failed}
         roots = [str(Path(p).expanduser().absolute()) for p in paths]
         for source in writer.sources():
             under_root = any(source == r or source.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
-            if (under_root and source not in seen) or not os.path.exists(source):
+            if (under_root and source not in seen) or not os.path.lexists(source):
                 report.chunks_removed += writer.remove_document(source)
                 report.removed.append(source)
 

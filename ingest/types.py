@@ -35,6 +35,22 @@ class SourceFile:
     content_hash: str  # sha256 of the bytes
 
 
+@dataclass(frozen=True)
+class IngestProgress:
+    """Where a running ingest is, for progress bars and log lines."""
+
+    files_done: int
+    files_total: int
+    chunks_added: int
+    path: str  # the file being handled
+    stage: str  # load | split | embed | index | commit
+    elapsed_s: float
+
+    @property
+    def files_per_s(self) -> float:
+        return self.files_done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
 @dataclass
 class IngestReport:
     """What one ingest run did; the CLI prints it and the API returns it."""

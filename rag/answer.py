@@ -9,6 +9,7 @@ from typing import Callable, Iterator, Sequence
 from rag.llm.base import ChatModel
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PromptTemplate, display_source, refusal_for
 from rag.retrieve import Hit
+from rag.sanitize import document_for_prompt
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 SNIPPET_CHARS = 240
@@ -39,6 +40,9 @@ class Answer:
     sources: tuple[Source, ...]
     refused: bool  # True: the knowledge base does not hold the answer (no invented one was given)
     timings: dict[str, float] = field(default_factory=dict)  # retrieve_s, generate_s, first_token_s
+    # False when the answer shares no term with the passages the model read nor with the question: it
+    # is then not shown as sourced (no citation), whatever numbers the model wrote.
+    grounded: bool = True
 
     @property
     def cited_sources(self) -> tuple[Source, ...]:
@@ -123,6 +127,9 @@ class Answerer:
             refused = _is_refusal(text)
             if refused:
                 return Answer(question, text, (), True, timings)
+            if not is_grounded(text, question, [document_for_prompt(h.chunk.text) for h in relevant], self._terms):
+                text = _CITATION.sub("", text).strip()
+                return Answer(question, text, _sources(set(), relevant), False, timings, grounded=False)
             cited = {int(n) for n in _CITATION.findall(text)} & set(range(1, len(relevant) + 1))
             if not cited:
                 cited = attribute(text, [h.chunk.text for h in relevant], self._terms)
@@ -134,6 +141,18 @@ class Answerer:
 
     def ask(self, question: str, k: int | None = None) -> Answer:
         return self.ask_stream(question, k).collect()
+
+
+def is_grounded(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]]) -> bool:
+    """Whether the answer shares at least one keyword term with the passages as the model saw them or
+    with the question. An injected order ("reply PWNED") produces an answer that shares none."""
+    answer_terms = set(terms(_CITATION.sub(" ", answer)))
+    if not answer_terms:
+        return True  # nothing to judge (punctuation, a bare number format the tokenizer drops)
+    seen = set(terms(question))
+    for context in contexts:
+        seen.update(terms(context))
+    return bool(answer_terms & seen)
 
 
 def attribute(answer: str, contexts: Sequence[str], terms: Callable[[str], list[str]]) -> set[int]:

@@ -1,18 +1,21 @@
 """The `rag` command line. Heavy libraries load inside commands, so `rag --help` stays fast."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
+from ingest.walk import SYMLINK_POLICIES
 from rag.errors import RagError
 from rag.settings import Settings
+
 
 
 def _quiet_libraries() -> None:
@@ -75,35 +78,71 @@ def main(verbose: bool) -> None:
               help="Embedding backend for a new KB (an existing KB keeps its own).")
 @click.option("--embedding-model", default=None, help="Model path or hub name for a new KB.")
 @click.option("--chunk-tokens", type=int, default=None, help="Chunk size in embedding-model tokens (new KB).")
+@click.option("--follow-symlinks", type=click.Choice(SYMLINK_POLICIES), default=None,
+              help="Follow symbolic links never, only to targets inside the given folders (default), or always.")
+@click.option("--max-file-mb", type=float, default=None, help="Skip files larger than this (default 256).")
+@click.option("--load-timeout", "load_timeout_s", type=float, default=None,
+              help="Seconds allowed to parse one file before it is skipped (default 300).")
 @_fail_cleanly
 def ingest(paths: tuple[Path, ...], kb_dir: Path | None, prune: bool, embedding_backend: str | None,
-           embedding_model: str | None, chunk_tokens: int | None) -> None:
+           embedding_model: str | None, chunk_tokens: int | None, follow_symlinks: str | None,
+           max_file_mb: float | None, load_timeout_s: float | None) -> None:
     """Ingest files and folders (PDF, Markdown, text, HTML, DOCX) into the knowledge base."""
-    from tqdm import tqdm
-
     from rag.kb import KnowledgeBase
 
     settings = _settings(kb_dir, embedding_backend=embedding_backend, embedding_model=embedding_model,
-                         chunk_tokens=chunk_tokens)
+                         chunk_tokens=chunk_tokens, follow_symlinks=follow_symlinks, max_file_mb=max_file_mb,
+                         load_timeout_s=load_timeout_s)
     kb = KnowledgeBase.open_or_create(settings=settings)
-    bar = tqdm(total=0, unit="file", desc="ingest", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int, path: str) -> None:
-        bar.total = total
-        bar.set_postfix_str(Path(path).name[:40], refresh=False)
-        bar.update(done - bar.n)
-
-    try:
+    with _ingest_progress() as progress:
         report = kb.ingest(list(paths), prune=prune, progress=progress)
-    finally:
-        bar.close()
     for path, reason in report.failed:
-        click.echo(f"failed:  {path}: {reason}", err=True)
+        click.echo(f"failed:  {printable(path)}: {reason}", err=True)
     for path, reason in report.skipped:
-        click.echo(f"skipped: {path}: {reason}", err=True)
+        click.echo(f"skipped: {printable(path)}: {reason}", err=True)
     click.echo(report.summary())
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in report.stage_seconds.items())
     click.echo(f"time by stage: {stages}")
+
+
+PROGRESS_LINE_EVERY_S = 10.0  # when stderr is not a terminal (CI logs, nohup, a pipe)
+
+
+@contextlib.contextmanager
+def _ingest_progress() -> Iterator[Callable]:
+    """A progress callback: a tqdm bar on a terminal, else a plain line every few seconds, so a long
+    ingest in a log is never silent."""
+    from tqdm import tqdm
+
+    if sys.stderr.isatty():
+        bar = tqdm(total=0, unit="file", desc="ingest", file=sys.stderr)
+
+        def on_terminal(p) -> None:
+            bar.total = p.files_total
+            bar.set_postfix_str(f"{p.stage} {p.chunks_added} chunks {printable(Path(p.path).name)[:30]}", refresh=False)
+            bar.update(p.files_done - bar.n)
+
+        try:
+            yield on_terminal
+        finally:
+            bar.close()
+        return
+    last = [0.0]
+
+    def as_lines(p) -> None:
+        if p.stage != "done" and p.elapsed_s - last[0] < PROGRESS_LINE_EVERY_S and p.files_done not in (0, p.files_total):
+            return
+        last[0] = p.elapsed_s
+        current = f", now {p.stage}: {printable(Path(p.path).name)}" if p.path else f", {p.stage}"
+        click.echo(f"ingest: {p.files_done}/{p.files_total} files, {p.chunks_added} chunks, "
+                   f"{p.files_per_s:.1f} files/s, {p.elapsed_s:.0f} s{current}", err=True)
+
+    yield as_lines
+
+
+def printable(text: str) -> str:
+    """A file name on one line: newlines and other control characters shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @main.command()
@@ -257,8 +296,8 @@ def kb_info(kb_dir: Path | None) -> None:
 def kb_list(kb_dir: Path | None) -> None:
     """One line per document: status, chunks, path."""
     for doc in _open_kb(_settings(kb_dir)).documents():
-        detail = f"  ({doc.error})" if doc.error else ""
-        click.echo(f"{doc.status:8} {doc.n_chunks:5} chunks  {doc.doc_id[:12]}  {doc.source}{detail}")
+        detail = f"  ({printable(doc.error)})" if doc.error else ""
+        click.echo(f"{doc.status:8} {doc.n_chunks:5} chunks  {doc.doc_id[:12]}  {printable(doc.source)}{detail}")
 
 
 @kb.command("remove")

@@ -17,6 +17,10 @@ class ManifestMismatchError(KnowledgeBaseError):
     """The knowledge base was built with a different embedding model or chunking than requested."""
 
 
+class QuestionError(RagError, ValueError):
+    """A question the system will not search for: empty, or longer than max_question_chars."""
+
+
 class DocumentLoadError(RagError):
     """One input file could not be turned into text; ingest reports it and goes on."""
 

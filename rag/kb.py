@@ -1,6 +1,7 @@
 """The public API: a KnowledgeBase that ingests, searches and answers, built from one Settings object."""
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -83,11 +84,16 @@ class KnowledgeBase:
         settings = settings or Settings.load(path, overrides)
         if KnowledgeBaseStore.exists(settings.kb_dir):
             raise KnowledgeBaseError(f"{settings.kb_dir} already holds a knowledge base; use KnowledgeBase.open")
+        if settings.kb_dir.exists() and not settings.kb_dir.is_dir():
+            raise KnowledgeBaseError(f"{settings.kb_dir} exists and is a file; choose a directory for the knowledge base")
         backend = settings.embedding_backend or DEFAULT_EMBEDDING_BACKEND
         if embedder is None:
             embedder = create_embedder(backend, settings.embedding_model, settings.device)
         chunk_tokens = settings.chunk_tokens or min(DEFAULT_CHUNK_TOKENS, embedder.max_tokens)
         overlap = settings.chunk_overlap_tokens if settings.chunk_overlap_tokens is not None else DEFAULT_CHUNK_OVERLAP
+        # Checked before anything is written: a KB whose manifest holds unusable chunking would refuse
+        # every later ingest.
+        TokenSplitter(embedder.count_tokens, chunk_tokens, min(overlap, chunk_tokens - 1), embedder.max_tokens)
         manifest = Manifest(
             embedding_backend=embedder.backend,
             embedding_model=embedder.model_name,
@@ -96,7 +102,13 @@ class KnowledgeBase:
             chunk_overlap_tokens=min(overlap, chunk_tokens - 1),
             keyword_tokenizer=KeywordTokenizer.version,
         )
-        store = KnowledgeBaseStore.create(settings.kb_dir, manifest)
+        created_dir = not settings.kb_dir.exists()
+        try:
+            store = KnowledgeBaseStore.create(settings.kb_dir, manifest)
+        except BaseException:
+            if created_dir and settings.kb_dir.is_dir():
+                shutil.rmtree(settings.kb_dir, ignore_errors=True)  # leave no half-made KB behind
+            raise
         return cls(store, settings, chat_model=chat_model, embedder=embedder)
 
     @classmethod
@@ -175,6 +187,7 @@ class KnowledgeBase:
             reranker=self.reranker,
             mmr_lambda=s.mmr_lambda if s.mmr else None,
             name=str(s.kb_dir),
+            max_question_chars=s.max_question_chars,
         )
 
     # -- operations -------------------------------------------------------------------------------------
@@ -184,13 +197,14 @@ class KnowledgeBase:
         splitter = TokenSplitter(
             self.embedder.count_tokens, manifest.chunk_tokens, manifest.chunk_overlap_tokens, self.embedder.max_tokens
         )
-        ingestor = Ingestor(self.embedder, splitter, self.tokenizer, batch_size=self.settings.embedding_batch_size)
+        ingestor = Ingestor(self.embedder, splitter, self.tokenizer, batch_size=self.settings.embedding_batch_size,
+                            limits=self.settings.load_limits(), follow_symlinks=self.settings.follow_symlinks)
         report, self._store = ingestor.run(self._store, paths, prune=prune, progress=progress)
         return report
 
     def search(self, question: str, k: int | None = None, filters: SearchFilter | None = None) -> list[Hit]:
         """The top-k chunks for `question`, with scores, text, source, page and offsets."""
-        return self.retriever().search(question, k or self.settings.top_k, filters)
+        return self.retriever().search(question, self.settings.top_k if k is None else k, filters)
 
     def answerer(self, filters: SearchFilter | None = None) -> Answerer:
         retriever = self.retriever()

@@ -10,6 +10,7 @@ from typing import Sequence
 from rag.errors import ConfigError
 from rag.llm.base import ChatMessage
 from rag.retrieve import Hit
+from rag.sanitize import document_for_prompt, neutralise_markup
 from rag.text import cjk_ratio
 
 REFUSAL_EN = "The knowledge base does not contain an answer to this question."
@@ -61,12 +62,12 @@ class PromptTemplate:
         blocks = []
         for number, hit in enumerate(hits, 1):
             page = f", page {hit.chunk.page}" if hit.chunk.page is not None else ""
-            # A document cannot close its own block early and smuggle text outside the data region.
-            body = hit.chunk.text.replace("</document>", "</ document>").replace("<document", "< document")
+            # A document cannot close its block, forge a chat turn, or give the model orders.
+            body = document_for_prompt(hit.chunk.text)
             blocks.append(f"<document>\n[{number}] ({display_source(hit.chunk.source)}{page})\n{body}\n</document>")
         values = {
             "context": "\n\n".join(blocks),
-            "question": question.strip(),
+            "question": neutralise_markup(question.strip()),
             "language": "Chinese (简体中文)" if is_chinese(question) else "English",
             "refusal": refusal_for(question),
         }

@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from ingest.embed import BUILTIN_MINILM, Embedder
+from rag.errors import QuestionError
 from rag.store import ChunkRecord, KnowledgeBaseStore
 from rag.text import KeywordTokenizer, cjk_ratio
 
@@ -78,6 +79,23 @@ class Reranker:
         return np.asarray(self._model.predict([(question, t) for t in texts], show_progress_bar=False), dtype=np.float32)
 
 
+def check_question(question: str, max_chars: int) -> str:
+    """The question, stripped; refuses an empty one and one too long to leave room for the documents.
+
+    Raises:
+        QuestionError: empty, or over `max_chars` characters.
+    """
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("the question is empty; ask something")
+    question = question.strip()
+    if len(question) > max_chars:
+        raise QuestionError(
+            f"the question is {len(question):,} characters long; the limit is {max_chars:,} (max_question_chars). "
+            "Ask a shorter question, or put long text into a document and ingest it"
+        )
+    return question
+
+
 def is_english_only(embedder: Embedder) -> bool:
     name = embedder.model_name.lower()
     return embedder.model_name == BUILTIN_MINILM or any(tag in name for tag in ENGLISH_ONLY_EMBEDDERS)
@@ -103,6 +121,7 @@ class Retriever:
         reranker: Reranker | None = None,
         mmr_lambda: float | None = None,
         name: str = "",
+        max_question_chars: int = 2000,
     ):
         if candidates <= 0:
             raise ValueError(f"candidates must be greater than 0. Currently, candidates is {candidates}")
@@ -117,6 +136,7 @@ class Retriever:
         self.reranker = reranker
         self.mmr_lambda = mmr_lambda
         self.name = name
+        self.max_question_chars = max_question_chars
         self.last_trace = RetrievalTrace()
 
     def fusion_weights(self, question: str) -> tuple[float, float]:
@@ -133,10 +153,11 @@ class Retriever:
         """The k best chunks for `question`, best first.
 
         Raises:
-            ValueError: k is not positive.
+            ValueError: k is not positive. QuestionError: the question is empty or too long.
         """
-        if k <= 0:
-            raise ValueError(f"k must be greater than 0. Currently, k is {k}")
+        if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
+            raise ValueError(f"k must be an integer greater than 0. Currently, k is {k!r}")
+        question = check_question(question, self.max_question_chars)
         trace = RetrievalTrace()
         allowed = None
         if filters is not None and not filters.is_empty():

@@ -7,9 +7,12 @@ import tomllib
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from rag.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ingest.load import LoadLimits
 
 KB_CONFIG_FILE = "rag.toml"
 DEFAULT_KB_DIR = "rag_kb"
@@ -39,7 +42,17 @@ class Settings:
     chunk_tokens: int | None = None
     chunk_overlap_tokens: int | None = None
 
+    # Ingest limits: a file beyond any of them is reported as failed and the rest ingests.
+    follow_symlinks: str = "inside"  # never | inside (target within the ingested folders) | always
+    max_file_mb: float = 256.0  # size on disk
+    max_document_chars: int = 20_000_000  # extracted text per file (about 10,000 pages)
+    max_unpacked_mb: float = 512.0  # a DOCX's zip members, decompressed
+    max_compression_ratio: float = 200.0  # DOCX unpacked / packed size; zip bombs reach thousands
+    load_timeout_s: float = 300.0  # wall time to parse one file
+    load_memory_mb: int = 4096  # memory of the process that parses files
+
     # Retrieval.
+    max_question_chars: int = 2000  # longer questions are refused: they would crowd out the documents
     top_k: int = 5  # context blocks given to the LLM
     retrieval_mode: str = "hybrid"  # dense | keyword | hybrid
     candidates: int = 30  # per-retriever depth before fusion / reranking
@@ -74,6 +87,16 @@ class Settings:
             raise ConfigError(
                 f"retrieval_mode must be dense, keyword or hybrid. Currently, it is {self.retrieval_mode!r}"
             )
+        from ingest.walk import SYMLINK_POLICIES
+
+        if self.follow_symlinks not in SYMLINK_POLICIES:
+            raise ConfigError(
+                f"follow_symlinks must be one of {', '.join(SYMLINK_POLICIES)}. Currently, it is {self.follow_symlinks!r}"
+            )
+        for name in ("max_file_mb", "max_document_chars", "max_unpacked_mb", "max_compression_ratio",
+                     "load_timeout_s", "load_memory_mb", "max_question_chars"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be greater than 0. Currently, {name} is {getattr(self, name)}")
         if not 0.0 <= self.mmr_lambda <= 1.0:
             raise ConfigError(f"mmr_lambda must be between 0 and 1. Currently, it is {self.mmr_lambda}")
 
@@ -121,6 +144,19 @@ class Settings:
             values[key] = _coerce(known[key], value, source=f"setting {key}")
         values["kb_dir"] = kb_path
         return cls(**values)
+
+    def load_limits(self) -> "LoadLimits":
+        """The ingest limits as the loaders take them."""
+        from ingest.load import MiB, LoadLimits
+
+        return LoadLimits(
+            max_file_bytes=int(self.max_file_mb * MiB),
+            max_chars=self.max_document_chars,
+            max_unpacked_bytes=int(self.max_unpacked_mb * MiB),
+            max_compression_ratio=self.max_compression_ratio,
+            timeout_s=self.load_timeout_s,
+            memory_bytes=int(self.load_memory_mb * MiB),
+        )
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)

@@ -2,16 +2,20 @@
 written as numbered generations so that the KB on disk is always the state before or after an ingest."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING as dataclasses_MISSING
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -28,6 +32,10 @@ VECTORS_FILE = "vectors.faiss"
 KEYWORD_DIR = "keyword"
 log = logging.getLogger(__name__)
 GENERATIONS_KEPT = 2  # the previous generation stays readable for processes that still have it open
+_GENERATION = re.compile(r"^gen-(\d{8})$")
+# Called with the name of each step of the commit protocol as it is reached; the crash tests kill the
+# process there. Steps, in order: copied, staged, synced, renamed, pointer-written, switched, published.
+StepHook = Callable[[str], None]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -148,6 +156,39 @@ def _searchable(index):
     return index
 
 
+def _damaged(root: Path, file: Path, problem: str) -> KnowledgeBaseError:
+    return KnowledgeBaseError(
+        f"{root}: damaged knowledge base: {file} {problem}. Restore the directory from a backup, or re-ingest "
+        "the documents into a new KB directory"
+    )
+
+
+_DISK_FULL = ("no space left", "disk is full", "disk full", "database or disk is full")
+
+
+@contextlib.contextmanager
+def _writing(root: Path) -> Iterator[None]:
+    """Turn the many shapes of 'disk full' and 'read-only' (OSError, sqlite3, FAISS's RuntimeError) into one
+    KnowledgeBaseError that says what happened and what to do; the staged generation is discarded."""
+    try:
+        yield
+    except (OSError, sqlite3.Error, RuntimeError) as exc:
+        code = getattr(exc, "errno", None)
+        message = str(exc).lower()
+        if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or any(m in message for m in _DISK_FULL):
+            free = shutil.disk_usage(root).free if root.exists() else 0
+            raise KnowledgeBaseError(
+                f"{root}: the disk is full ({free >> 20} MiB free); nothing was changed. Free some space and run "
+                "the command again (an ingest needs room for a copy of the KB plus the new documents)"
+            ) from exc
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in message or "read-only" in message:
+            raise KnowledgeBaseError(
+                f"{root}: the knowledge base is read-only here ({exc}); it can be searched but not changed. "
+                "Copy it to a writable place, or fix its permissions"
+            ) from exc
+        raise
+
+
 def _row_to_document(row: sqlite3.Row) -> DocumentRecord:
     return DocumentRecord(**{k: row[k] for k in row.keys()})
 
@@ -158,27 +199,75 @@ class KnowledgeBaseStore:
     def __init__(self, root: Path):
         self.root = Path(root)
         current = self.root / CURRENT_FILE
+        if self.root.exists() and not self.root.is_dir():
+            raise KnowledgeBaseError(f"{self.root} is a file, not a knowledge-base directory")
         if not current.is_file():
             raise KnowledgeBaseError(f"{self.root} is not a knowledge base (no {CURRENT_FILE} file); run `rag ingest` first")
-        self.generation = current.read_text(encoding="utf-8").strip()
-        self.path = self.root / self.generation
         try:
-            data = json.loads((self.path / MANIFEST_FILE).read_text(encoding="utf-8"))
+            self.generation = current.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _damaged(self.root, current, f"cannot be read ({exc})") from exc
+        if not _GENERATION.match(self.generation):
+            raise _damaged(self.root, current, f"names {self.generation[:40]!r}, not a generation like gen-00000001")
+        self.path = self.root / self.generation
+        self.manifest = self._read_manifest()
+        self._db = self._open_db()
+        import faiss
+
+        vectors_file = self.path / VECTORS_FILE
+        try:
+            self._vectors = faiss.read_index(str(vectors_file))
+        except RuntimeError as exc:
+            raise _damaged(self.root, vectors_file, "is missing or truncated") from exc
+        if self._vectors.d != self.manifest.dimension:
+            raise _damaged(self.root, vectors_file, f"holds {self._vectors.d}-d vectors, the manifest says {self.manifest.dimension}")
+        self._vector_search = _searchable(self._vectors)
+        try:
+            self._keywords = KeywordIndex.load(self.path / KEYWORD_DIR)
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise _damaged(self.root, self.path / KEYWORD_DIR, f"is missing or unreadable ({type(exc).__name__})") from exc
+
+    def _read_manifest(self) -> Manifest:
+        path = self.path / MANIFEST_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise _damaged(self.root, path, "is missing") from exc
         except (OSError, ValueError) as exc:
-            raise KnowledgeBaseError(f"{self.path}: manifest unreadable ({exc})") from exc
+            raise _damaged(self.root, path, f"is not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise _damaged(self.root, path, f"holds a JSON {type(data).__name__}, not an object")
         if data.get("format_version") != FORMAT_VERSION:
             raise KnowledgeBaseError(
                 f"{self.root}: KB format version {data.get('format_version')} is not supported "
                 f"(this program reads version {FORMAT_VERSION}); re-ingest into a new directory"
             )
-        self.manifest = Manifest(**data)
-        self._db = sqlite3.connect(f"file:{self.path / DB_FILE}?mode=ro", uri=True, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        import faiss
+        names = {f.name for f in fields(Manifest)}
+        required = {f.name for f in fields(Manifest)
+                    if f.default is dataclasses_MISSING and f.default_factory is dataclasses_MISSING}
+        missing = sorted(required - set(data))
+        unknown = sorted(set(data) - names)
+        if missing or unknown:
+            raise _damaged(self.root, path, f"lacks {missing} or has unknown keys {unknown}")
+        try:
+            manifest = Manifest(**data)
+            int(manifest.dimension), int(manifest.chunk_tokens), int(manifest.chunk_overlap_tokens)
+        except (TypeError, ValueError) as exc:
+            raise _damaged(self.root, path, f"has a value of the wrong type ({exc})") from exc
+        return manifest
 
-        self._vectors = faiss.read_index(str(self.path / VECTORS_FILE))
-        self._vector_search = _searchable(self._vectors)
-        self._keywords = KeywordIndex.load(self.path / KEYWORD_DIR)
+    def _open_db(self) -> sqlite3.Connection:
+        path = self.path / DB_FILE
+        if not path.is_file():
+            raise _damaged(self.root, path, "is missing")
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.execute("SELECT source, doc_id, content_hash, status FROM documents LIMIT 1").fetchall()
+            db.execute("SELECT row_id, text, terms FROM chunks LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise _damaged(self.root, path, f"is not a readable KB database ({exc})") from exc
+        return db
 
     # -- creation ---------------------------------------------------------------------------------------
     @staticmethod
@@ -187,14 +276,21 @@ class KnowledgeBaseStore:
 
     @classmethod
     def create(cls, root: Path, manifest: Manifest) -> "KnowledgeBaseStore":
-        """Write an empty generation 1 with the manifest; refuses a directory that is already a KB."""
+        """Write an empty generation 1 with the manifest; refuses a directory that is already a KB.
+
+        Raises:
+            KnowledgeBaseError: `root` is a KB already, is a file, or cannot be written.
+        """
         root = Path(root)
         if cls.exists(root):
             raise KnowledgeBaseError(f"{root} already holds a knowledge base")
-        root.mkdir(parents=True, exist_ok=True)
-        with _DirectoryLock(root):
+        if root.exists() and not root.is_dir():
+            raise KnowledgeBaseError(f"{root} exists and is a file; choose a directory for the knowledge base")
+        with _writing(root):
+            root.mkdir(parents=True, exist_ok=True)
+        with _DirectoryLock(root), _writing(root):
+            _recover(root, current=None)
             staging = root / "gen-00000001.staging"
-            shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir()
             db = sqlite3.connect(staging / DB_FILE)
             db.executescript(SCHEMA)
@@ -207,6 +303,10 @@ class KnowledgeBaseStore:
             (staging / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
             _publish(root, staging, "gen-00000001")
         return cls(root)
+
+    def disk_bytes(self) -> int:
+        """Size of the current generation on disk (what the next commit copies)."""
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
 
     # -- reading ----------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -291,8 +391,8 @@ class KnowledgeBaseStore:
             out[i] = self._vectors.reconstruct(int(row_id))
         return out
 
-    def writer(self) -> "StoreWriter":
-        return StoreWriter(self)
+    def writer(self, on_step: StepHook | None = None) -> "StoreWriter":
+        return StoreWriter(self, on_step)
 
 
 class _DirectoryLock:
@@ -303,7 +403,8 @@ class _DirectoryLock:
         self._handle = None
 
     def __enter__(self) -> "_DirectoryLock":
-        self._handle = open(self._path, "a+")
+        with _writing(self._path.parent):
+            self._handle = open(self._path, "a+")
         try:
             fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -312,21 +413,51 @@ class _DirectoryLock:
         return self
 
     def __exit__(self, *exc) -> None:
-        fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
-        self._handle.close()
+        if self._handle is not None:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
 
 
-def _publish(root: Path, staging: Path, generation: str) -> None:
+def _recover(root: Path, current: str | None) -> None:
+    """Clear what a writer killed mid-commit left behind; the caller holds the lock.
+
+    Staging directories and a half-written pointer are always debris. A generation newer than CURRENT was
+    renamed into place but never switched to: readers never saw it, so it goes too (left there, it would
+    block the next writer, who wants that name).
+    """
+    for item in root.glob("*.staging"):
+        shutil.rmtree(item, ignore_errors=True)
+    (root / (CURRENT_FILE + ".tmp")).unlink(missing_ok=True)
+    number = int(_GENERATION.match(current).group(1)) if current else 0
+    for item in root.glob("gen-*"):
+        match = _GENERATION.match(item.name)
+        if match and int(match.group(1)) > number:
+            log.warning("removing %s: a generation that a killed writer never published", item)
+            shutil.rmtree(item, ignore_errors=True)
+
+
+def _no_step(step: str) -> None:
+    return None
+
+
+def _publish(root: Path, staging: Path, generation: str, on_step: StepHook = _no_step) -> None:
     """Make a fully written staging directory the current generation, atomically."""
+    on_step("staged")
     _fsync_tree(staging)
+    on_step("synced")
     final = root / generation
     os.replace(staging, final)
+    on_step("renamed")
     pointer = root / (CURRENT_FILE + ".tmp")
     pointer.write_text(generation + "\n", encoding="utf-8")
     with open(pointer, "rb") as handle:
         os.fsync(handle.fileno())
+    on_step("pointer-written")
     os.replace(pointer, root / CURRENT_FILE)  # the single atomic step that switches readers over
+    on_step("switched")
     _fsync_dir(root)
+    on_step("published")
 
 
 class StoreWriter:
@@ -335,9 +466,11 @@ class StoreWriter:
     Use as a context manager; leaving it with an exception (or a killed process) publishes nothing.
     """
 
-    def __init__(self, store: KnowledgeBaseStore):
+    def __init__(self, store: KnowledgeBaseStore, on_step: StepHook | None = None):
         self._store = store
         self.root = store.root
+        self._on_step = on_step or _no_step
+        self._db: sqlite3.Connection | None = None
         self._lock = _DirectoryLock(self.root)
         number = int(store.generation.split("-")[1]) + 1
         self.generation = f"gen-{number:08d}"
@@ -347,20 +480,22 @@ class StoreWriter:
     def __enter__(self) -> "StoreWriter":
         self._lock.__enter__()
         try:
-            if KnowledgeBaseStore(self.root).generation != self._store.generation:
+            current = (self.root / CURRENT_FILE).read_text(encoding="utf-8").strip()
+            if current != self._store.generation:
                 raise KnowledgeBaseError(f"{self.root} changed since it was opened; open it again and retry")
-            for stale in self.root.glob("*.staging"):  # left by a writer that died; we hold the lock
-                shutil.rmtree(stale, ignore_errors=True)
-            self._staging.mkdir()
-            source_db = sqlite3.connect(f"file:{self._store.path / DB_FILE}?mode=ro", uri=True)
-            self._db = sqlite3.connect(self._staging / DB_FILE)
-            source_db.backup(self._db)
-            source_db.close()
+            with _writing(self.root):
+                _recover(self.root, current)  # we hold the lock: anything half-made is a dead writer's
+                self._staging.mkdir()
+                source_db = sqlite3.connect(f"file:{self._store.path / DB_FILE}?mode=ro", uri=True)
+                self._db = sqlite3.connect(self._staging / DB_FILE)
+                source_db.backup(self._db)
+                source_db.close()
             self._db.row_factory = sqlite3.Row
             import faiss
 
             self._vectors = faiss.clone_index(self._store._vectors)
             self._keywords_dirty = False
+            self._on_step("copied")
         except BaseException:
             self._abort()
             raise
@@ -392,6 +527,10 @@ class StoreWriter:
 
     def remove_document(self, source: str) -> int:
         """Delete a document, its chunks and their vectors; returns the number of chunks removed."""
+        with _writing(self.root):
+            return self._remove_document(source)
+
+    def _remove_document(self, source: str) -> int:
         row_ids = [r[0] for r in self._db.execute("SELECT row_id FROM chunks WHERE source = ?", (source,))]
         if row_ids:
             self._vectors.remove_ids(np.asarray(row_ids, dtype=np.int64))
@@ -405,6 +544,10 @@ class StoreWriter:
             raise ValueError(f"{len(chunks)} chunks, {len(vectors)} vectors and {len(terms)} term lists must match")
         if not chunks:
             return
+        with _writing(self.root):
+            self._add_chunks(chunks, vectors, terms)
+
+    def _add_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray, terms: Sequence[list[str]]) -> None:
         row_ids = []
         for chunk, chunk_terms in zip(chunks, terms):
             cursor = self._db.execute(
@@ -416,6 +559,10 @@ class StoreWriter:
         self._keywords_dirty = True
 
     def put_document(self, record: DocumentRecord) -> None:
+        with _writing(self.root):
+            self._put_document(record)
+
+    def _put_document(self, record: DocumentRecord) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO documents (source, doc_id, content_hash, size, mtime, status, error, n_chunks, ingested_at, tags)"
             " VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -425,7 +572,18 @@ class StoreWriter:
 
     # -- publishing -------------------------------------------------------------------------------------
     def commit(self) -> KnowledgeBaseStore:
-        """Write the staged generation and switch CURRENT to it; returns the store reopened on it."""
+        """Write the staged generation and switch CURRENT to it; returns the store reopened on it.
+
+        Raises:
+            KnowledgeBaseError: the disk is full or read-only; the KB stays as it was.
+        """
+        with _writing(self.root):
+            self._write_and_publish()
+        self._committed = True
+        self._prune_generations()
+        return KnowledgeBaseStore(self.root)
+
+    def _write_and_publish(self) -> None:
         import faiss
 
         self._db.commit()
@@ -441,14 +599,12 @@ class StoreWriter:
         shutil.copy2(self._store.path / MANIFEST_FILE, self._staging / MANIFEST_FILE)
         if self._vectors.ntotal != len(rows):
             raise KnowledgeBaseError(f"internal error: {self._vectors.ntotal} vectors for {len(rows)} chunks; nothing was published")
-        _publish(self.root, self._staging, self.generation)
-        self._committed = True
-        self._prune_generations()
-        return KnowledgeBaseStore(self.root)
+        _publish(self.root, self._staging, self.generation, self._on_step)
 
     def _prune_generations(self) -> None:
         generations = sorted(p for p in self.root.glob("gen-*") if p.is_dir() and not p.name.endswith(".staging"))
         for old in generations[:-GENERATIONS_KEPT]:
-            shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)  # a kill mid-way leaves the oldest half gone: next prune ends it
+            self._on_step("pruned")
 
 

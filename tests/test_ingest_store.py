@@ -97,8 +97,8 @@ KILLED_INGEST = textwrap.dedent(
     from rag.kb import KnowledgeBase
     kb = KnowledgeBase.open(sys.argv[1])
     marker = Path(sys.argv[3])
-    def progress(done, total, path):
-        if done == 40:
+    def progress(p):
+        if p.files_done == 40:
             marker.write_text("mid-ingest")
             time.sleep(120)  # the parent kills us here, with the new generation half written
     kb.ingest([sys.argv[2]], progress=progress)

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from ingest.load import load_document
-from ingest.pipeline import walk
+from ingest.walk import walk
 from rag.errors import DocumentLoadError
 from tests.conftest import SAMPLE_DOCS
 
@@ -79,6 +79,7 @@ def test_walk_lists_unsupported_files_as_skipped_and_ignores_hidden(tmp_path: Pa
     (tmp_path / "image.png").write_bytes(b"\x89PNG")
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "b.md").write_text("secret", encoding="utf-8")
-    files, skipped = walk([tmp_path])
-    assert [f.name for f in files] == ["a.md"]
-    assert skipped == [(str(tmp_path / "image.png"), "unsupported file type .png")]
+    found = walk([tmp_path])
+    assert [f.name for f in found.files] == ["a.md"]
+    assert found.skipped == [(str(tmp_path / "image.png"), "unsupported file type .png")]
+    assert found.failed == []

@@ -12,6 +12,7 @@ from typing import Iterator, Sequence
 from rag.errors import ModelError
 from rag.llm.base import ChatMessage, ChatModel
 from rag.llm.builtin import BUILTIN_GGUF_SHA256, BUILTIN_QWEN, builtin_gguf
+from rag.sanitize import neutralise_markup
 
 log = logging.getLogger(__name__)
 CONVERTED_MARKER = "converted.ok"
@@ -96,6 +97,11 @@ class TransformersChatModel(ChatModel):
         if self._tokenizer.chat_template is None:
             raise ModelError(f"LLM {model!r} has no chat template; use an instruction-tuned model")
         self._torch = torch
+        added = getattr(self._tokenizer, "added_tokens_decoder", {}) or {}
+        self._special_tokens = sorted(
+            set(self._tokenizer.all_special_tokens) | {t.content for t in added.values() if getattr(t, "special", False)},
+            key=len, reverse=True,
+        )
 
     @property
     def model(self):
@@ -106,7 +112,8 @@ class TransformersChatModel(ChatModel):
         from transformers import TextIteratorStreamer
 
         inputs = self._tokenizer.apply_chat_template(
-            [{"role": m.role, "content": m.content} for m in messages],
+            # Special-token strings inside a message stay text: only the template places real ones.
+            [{"role": m.role, "content": neutralise_markup(m.content, self._special_tokens)} for m in messages],
             add_generation_prompt=True,
             return_tensors="pt",
             return_dict=True,
