@@ -4,9 +4,13 @@ ingest: a parser stuck in C code, a decompression bomb, or a crash in a native l
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import os
+import pickle
 import resource
 import signal
+import socket
+import subprocess
+import sys
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -20,27 +24,29 @@ log = logging.getLogger(__name__)
 def _serve(conn: Connection, memory_bytes: int) -> None:
     """Child process: load each (path, bytes, limits) it is sent and send back pages or the error."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Made before any file is parsed: once memory has run out there may be none left to build a reply.
+    out_of_memory = pickle.dumps(
+        ("error", f"parsing it needed more than the {memory_bytes >> 20} MiB the parser may use (limit load_memory_mb)")
+    )
     try:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     except (ValueError, OSError) as exc:  # a hard limit below ours: keep the stricter one
         log.debug("memory limit not set: %s", exc)
     while True:
         try:
-            request = conn.recv()
-        except EOFError:
-            return
-        path, data, limits = request
-        try:
-            reply = ("ok", load_document(Path(path), data, limits))
-        except DocumentLoadError as exc:
-            reply = ("error", exc.reason)
-        except MemoryError:
-            reply = ("error", f"parsing it needed more than {limits.memory_bytes >> 20} MiB of memory (limit load_memory_mb)")
-        del data
-        try:
+            try:
+                path, data, limits = conn.recv()
+            except EOFError:
+                return
+            try:
+                reply = ("ok", load_document(Path(path), data, limits))
+            except DocumentLoadError as exc:
+                reply = ("error", exc.reason)
+            del data
             conn.send(reply)
         except MemoryError:
-            conn.send(("error", "its text is too large to hand back (limit load_memory_mb)"))
+            conn.send_bytes(out_of_memory)
+            os._exit(0)  # a process that ran out of memory is not trusted again; the parent starts a new one
 
 
 class IsolatedLoader:
@@ -51,27 +57,31 @@ class IsolatedLoader:
 
     def __init__(self, limits: LoadLimits):
         self.limits = limits
-        # spawn, not fork: the parent holds torch threads and model memory that a fork would copy or deadlock.
-        self._context = multiprocessing.get_context("spawn")
-        self._process = None
+        self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
 
     def _start(self) -> None:
-        parent, child = self._context.Pipe()
-        self._process = self._context.Process(target=_serve, args=(child, self.limits.memory_bytes),
-                                              name="rag-loader", daemon=True)
-        self._process.start()
+        # A fresh interpreter running this module, not multiprocessing's fork (the parent holds torch
+        # threads a fork would deadlock on) nor spawn (it re-imports the parent's __main__: a Streamlit
+        # page would run again, and `python -c` cannot be re-imported at all).
+        parent, child = socket.socketpair()
+        root = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "ingest.isolate", str(child.fileno()), str(self.limits.memory_bytes)],
+            pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=env,
+        )
         child.close()
-        self._conn = parent
+        self._conn = Connection(parent.detach())
 
     def _stop(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
         if self._process is not None:
-            if self._process.is_alive():
+            if self._process.poll() is None:
                 self._process.kill()
-            self._process.join(timeout=5)
+            self._process.wait(timeout=10)
             self._process = None
 
     def load(self, path: Path, data: bytes) -> list[Page]:
@@ -80,7 +90,8 @@ class IsolatedLoader:
         Raises:
             DocumentLoadError: the file failed to parse, took longer than `timeout_s`, or crashed the parser.
         """
-        if self._process is None or not self._process.is_alive():
+        if self._process is None or self._process.poll() is not None:
+            self._stop()
             self._start()
         assert self._conn is not None
         try:
@@ -92,7 +103,10 @@ class IsolatedLoader:
                 )
             status, payload = self._conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError) as exc:
-            code = self._process.exitcode if self._process is not None else None
+            try:
+                code = self._process.wait(timeout=5) if self._process is not None else None
+            except subprocess.TimeoutExpired:
+                code = None
             self._stop()
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}" if code is not None else type(exc).__name__
             raise DocumentLoadError(str(path), f"the parser crashed on it ({how})") from exc
@@ -108,3 +122,7 @@ class IsolatedLoader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1])), int(sys.argv[2]))

@@ -58,21 +58,19 @@ def _utf16_without_bom(data: bytes) -> str | None:
         return None
     even_nuls = sample[0::2].count(0) / max(1, len(sample[0::2]))
     odd_nuls = sample[1::2].count(0) / max(1, len(sample[1::2]))
-    candidates = []
-    if odd_nuls > 0.3 and even_nuls < 0.05:
-        candidates.append("utf-16-le")
-    elif even_nuls > 0.3 and odd_nuls < 0.05:
-        candidates.append("utf-16-be")
+    # ASCII-range characters put a NUL in every other byte: odd bytes little-endian, even ones big-endian.
+    # Any pair of ASCII bytes also decodes to a printable ideograph, so without that pattern it is not UTF-16.
+    if odd_nuls > 0.2 and even_nuls < 0.02:
+        encoding = "utf-16-le"
+    elif even_nuls > 0.2 and odd_nuls < 0.02:
+        encoding = "utf-16-be"
     else:
-        candidates += ["utf-16-le", "utf-16-be"]  # CJK text has few NULs; only a clean decode tells
-    for encoding in candidates:
-        try:
-            text = data[: len(data) // 2 * 2].decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if _printable_share(text) > 0.97:
-            return text
-    return None
+        return None
+    try:
+        text = data[: len(data) // 2 * 2].decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    return text if _printable_share(text) > 0.97 else None
 
 
 def _mostly_utf8(data: bytes) -> str | None:
@@ -84,6 +82,23 @@ def _mostly_utf8(data: bytes) -> str | None:
     if multibyte >= 4 * bad and bad <= max(3, len(text) // 1000):
         return text
     return None
+
+
+def _is_cjk(c: str) -> bool:
+    return "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef"
+
+
+def _reads_as_chinese(text: str) -> bool:
+    """GB18030 decodes almost any byte string. Chinese comes out as runs of Han characters; Latin-1 or
+    cp1252 read as GB18030 gives single Han characters wedged between Latin letters ("Pr黤druck")."""
+    non_ascii = [i for i, c in enumerate(text) if ord(c) > 127]
+    if not non_ascii:
+        return False
+    cjk = [i for i in non_ascii if _is_cjk(text[i])]
+    if len(cjk) / len(non_ascii) <= 0.6:
+        return False
+    in_runs = sum(1 for i in cjk if (i > 0 and _is_cjk(text[i - 1])) or (i + 1 < len(text) and _is_cjk(text[i + 1])))
+    return in_runs / len(cjk) > 0.5
 
 
 def _detect_single_byte(path: Path, data: bytes) -> str:
@@ -127,10 +142,7 @@ def _decode_text(path: Path, data: bytes) -> str:
         return text
     try:
         text = data.decode("gb18030")
-        non_ascii = [c for c in text if ord(c) > 127]
-        cjk = sum(1 for c in non_ascii if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f")
-        # GB18030 decodes almost any byte string; accept it only when what comes out reads as Chinese.
-        if non_ascii and cjk / len(non_ascii) > 0.6:
+        if _reads_as_chinese(text):
             return text
     except UnicodeDecodeError:
         pass

@@ -8,7 +8,7 @@ from typing import Callable, Iterator, Sequence
 
 from rag.llm.base import ChatModel
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PromptTemplate, display_source, refusal_for
-from rag.retrieve import Hit
+from rag.retrieve import Hit, check_question
 from rag.sanitize import document_for_prompt
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
@@ -91,6 +91,7 @@ class Answerer:
         top_k: int,
         max_new_tokens: int,
         temperature: float,
+        max_question_chars: int = 2000,
     ):
         self._search = search
         self._chat_model = chat_model  # a factory, so a refusal never pays for loading the LLM
@@ -100,10 +101,10 @@ class Answerer:
         self.top_k = top_k
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+        self.max_question_chars = max_question_chars
 
     def ask_stream(self, question: str, k: int | None = None) -> AnswerStream:
-        if not question.strip():
-            raise ValueError("the question is empty")
+        question = check_question(question, self.max_question_chars)
         started = time.perf_counter()
         hits = self._search(question, k or self.top_k)
         relevant = [h for h in hits if h.relevance >= self.threshold]

@@ -217,6 +217,7 @@ class KnowledgeBase:
             top_k=self.settings.top_k,
             max_new_tokens=self.settings.max_new_tokens,
             temperature=self.settings.temperature,
+            max_question_chars=self.settings.max_question_chars,
         )
 
     def ask(self, question: str, k: int | None = None, filters: SearchFilter | None = None) -> Answer:

@@ -18,7 +18,8 @@ INSTRUCTION_REMOVED_ZH = "[已移除针对助手的指令]"
 # Gemma, Phi), and our own context delimiter in any case or spacing.
 _MARKERS = re.compile(
     r"<\|[^<>|\n]{1,40}\|>"  # <|im_start|>, <|eot_id|>, <|endoftext|>, <|start_header_id|>
-    r"|<\s*/?\s*(?:s|bos|eos|pad|unk|start_of_turn|end_of_turn|document|documents|context|system|user|assistant)\s*/?\s*>"
+    r"|<\s*/?\s*(?:s|bos|eos|pad|unk|start_of_turn|end_of_turn|document|documents|context|system|user|assistant)"
+    r"(?:\s[^<>]{0,80})?\s*/?\s*>"
     r"|\[/?INST\]|<<\s*/?\s*SYS\s*>>",
     re.IGNORECASE,
 )
@@ -27,10 +28,11 @@ _MARKERS = re.compile(
 def neutralise_markup(text: str, special_tokens: Iterable[str] = ()) -> str:
     """Break every chat marker and delimiter so that it stays visible text and can never become a control
     token or close a context block: '<' and '>' become look-alike angle quotes."""
+    text = _MARKERS.sub(lambda m: m.group().replace("<", "‹").replace(">", "›").replace("[", "⟦").replace("]", "⟧"), text)
     for token in special_tokens:  # a model's own special tokens, whatever they look like
         if token and len(token) > 1 and token in text:
             text = text.replace(token, token[0] + "\u200c" + token[1:])
-    return _MARKERS.sub(lambda m: m.group().replace("<", "‹").replace(">", "›").replace("[", "⟦").replace("]", "⟧"), text)
+    return text
 
 
 _EN_ORDERS = [
@@ -65,9 +67,20 @@ _DICTATION = re.compile(
     r"|^\s*(?:请)?(?:回复|回答|输出|说|写)[^。！？\n]{0,6}[“\"'「]",
     re.IGNORECASE,
 )
-# A forged turn: a line that starts as a chat role or a prompt-format heading.
-_FORGED_TURN = re.compile(
-    r"^\s*(?:#{1,4}\s*)?(?:system|assistant|user|human|ai|instruction|response|系统|助手|用户)\s*[:：]", re.IGNORECASE | re.MULTILINE
+# A forged turn of a chat template: an opening marker with a role, up to its closing marker (or the end).
+_CHAT_TURN = re.compile(
+    r"(?:<\|im_start\|>|<\|start_header_id\|>|<start_of_turn>|\[INST\]|<<SYS>>)\s*(?:system|assistant|user|model)?"
+    r".*?(?:<\|im_end\|>|<\|eot_id\|>|<end_of_turn>|\[/INST\]|<</SYS>>|\Z)",
+    re.IGNORECASE | re.DOTALL,
+)
+# A line that opens as a chat role or a prompt-format heading ("SYSTEM: ...", "### Instruction:").
+_FORGED_LINE = re.compile(
+    r"^[ \t]*(?:#{1,4}[ \t]*)?(?:system|assistant|user|human|ai|instruction|response|系统|助手|用户)[ \t]*[:：].*(?:\n|\Z)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_TALKS_TO_MODEL = re.compile(
+    r"\b(?:you|your|tell|respond|reply|answer|say|ignore|disregard|must|should|output)\b|你|回复|回答|告诉|忽略|必须|输出",
+    re.IGNORECASE,
 )
 # Sentences end at . ! ? (followed by space or end) or at Chinese stops; lines end too.
 _SENTENCE = re.compile(r"(?:[^\n.!?。！？]|[.!?](?!\s|$))*(?:[.!?]+(?=\s|$)\s*|[。！？]+|\n|$)")
@@ -78,26 +91,43 @@ def _is_chinese(text: str) -> bool:
     return han > len(text) * 0.2
 
 
+def _marker_for(text: str) -> str:
+    return INSTRUCTION_REMOVED_ZH if _is_chinese(text) else INSTRUCTION_REMOVED_EN
+
+
 def redact_instructions(text: str) -> tuple[str, int]:
-    """Replace each sentence or line of `text` that gives the model orders with a marker.
+    """Replace what in `text` gives the model orders with a marker: forged chat turns (a template marker
+    with a role, up to its end marker), lines that open as a chat role ("SYSTEM: ..."), and sentences
+    that override, re-role or dictate to the model.
 
     Returns:
-        The text for the prompt and the number of sentences removed.
+        The text for the prompt and the number of pieces removed.
     """
-    if not (_ORDERS.search(text) or _FORGED_TURN.search(text) or re.search(r"[\"'“‘「]", text)):
-        return text, 0
-    out: list[str] = []
     removed = 0
+
+    def cut(match: re.Match) -> str:
+        nonlocal removed
+        removed += 1
+        return _marker_for(match.group()) + ("\n" if match.group().endswith("\n") else " ")
+
+    # A passage that forges our delimiter or a chat marker is hostile: every role line in it is a forged
+    # turn. Elsewhere "System: 3-phase 380 V" is a spec sheet's field, and only a role line that talks to
+    # the model goes.
+    hostile = _MARKERS.search(text) is not None
+    text = _CHAT_TURN.sub(cut, text)
+    text = _FORGED_LINE.sub(lambda m: cut(m) if hostile or _TALKS_TO_MODEL.search(m.group()) else m.group(), text)
+    if not (_ORDERS.search(text) or re.search(r"[\"'“‘「]", text)):
+        return text, removed
+    out: list[str] = []
     position = 0
     for match in _SENTENCE.finditer(text):
         if match.start() < position or not match.group():
             continue
         sentence = match.group()
         position = match.end()
-        if _ORDERS.search(sentence) or _FORGED_TURN.match(sentence) or _DICTATION.match(sentence):
+        if _ORDERS.search(sentence) or _DICTATION.match(sentence):
             removed += 1
-            marker = INSTRUCTION_REMOVED_ZH if _is_chinese(sentence) else INSTRUCTION_REMOVED_EN
-            out.append(marker + ("\n" if sentence.endswith("\n") else " "))
+            out.append(_marker_for(sentence) + ("\n" if sentence.endswith("\n") else " "))
         else:
             out.append(sentence)
     return "".join(out), removed

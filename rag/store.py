@@ -502,12 +502,14 @@ class StoreWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None and not self._committed:
-            self.commit()
-        if not self._committed:
-            self._abort()
-        else:
-            self._lock.__exit__()
+        try:
+            if exc_type is None and not self._committed:
+                self.commit()
+        finally:  # a commit that failed (disk full) must not leave its staging directory behind
+            if not self._committed:
+                self._abort()
+            else:
+                self._lock.__exit__()
 
     def _abort(self) -> None:
         try:

@@ -83,3 +83,85 @@ def test_walk_lists_unsupported_files_as_skipped_and_ignores_hidden(tmp_path: Pa
     assert [f.name for f in found.files] == ["a.md"]
     assert found.skipped == [(str(tmp_path / "image.png"), "unsupported file type .png")]
     assert found.failed == []
+
+
+# -- hostile and broken files: each becomes a DocumentLoadError with a reason, never another exception --
+
+from ingest.load import LOADERS, LoadLimits  # noqa: E402
+from tests import badfiles  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "name, build, reason",
+    [
+        ("bad_crc.docx", badfiles.docx_bad_crc, "Bad CRC-32"),
+        ("malformed.docx", badfiles.docx_malformed_xml, "XMLSyntaxError"),
+        ("method99.docx", badfiles.docx_unsupported_compression, "compression method is not supported"),
+        ("unknown_filter.pdf", badfiles.pdf_unknown_filter, "no extractable text"),
+        ("aes_user_password.pdf", lambda: badfiles.pdf_encrypted("secret"), "password is required"),
+        ("paragraph_bomb.docx", badfiles.docx_empty_paragraph_bomb, "likely a zip bomb"),
+    ],
+)
+def test_broken_and_hostile_files_fail_with_their_reason(tmp_path: Path, name, build, reason):
+    path = tmp_path / name
+    path.write_bytes(build())
+    with pytest.raises(DocumentLoadError, match=reason):
+        load(path)
+
+
+def test_aes_pdf_with_only_an_owner_password_is_read(tmp_path: Path):
+    path = tmp_path / "restricted.pdf"
+    path.write_bytes(badfiles.pdf_encrypted(""))
+    pages = load(path)
+    assert [p.number for p in pages] == [1, 2, 3] and "2,000 operating hours" in pages[0].text
+
+
+def test_unforeseen_parser_exception_becomes_a_load_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def exploding_loader(path, data, limits):  # test double: a parser failing in a way nobody foresaw
+        raise ZeroDivisionError("parser bug")
+
+    monkeypatch.setitem(LOADERS, ".md", exploding_loader)
+    path = tmp_path / "doc.md"
+    path.write_text("# text", encoding="utf-8")
+    with pytest.raises(DocumentLoadError, match=r"corrupt or unreadable file \(ZeroDivisionError: parser bug\)"):
+        load(path)
+
+
+def test_size_limits_name_the_setting(tmp_path: Path):
+    path = tmp_path / "long.txt"
+    path.write_bytes(b"x" * 5000)
+    with pytest.raises(DocumentLoadError, match="max_file_mb"):
+        load_document(path, path.read_bytes(), LoadLimits(max_file_bytes=1000))
+    with pytest.raises(DocumentLoadError, match="max_document_chars"):
+        load_document(path, path.read_bytes(), LoadLimits(max_chars=1000))
+    docx = tmp_path / "big.docx"
+    docx.write_bytes(badfiles.docx_with_document_xml(b"<w:document>" + b"a" * 3_000_000 + b"</w:document>"))
+    with pytest.raises(DocumentLoadError, match="max_unpacked_mb"):
+        load_document(docx, docx.read_bytes(), LoadLimits(max_unpacked_bytes=2_000_000, max_compression_ratio=1e9))
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ("Le système de sécurité du café est conçu pour 5 bar. ".encode("cp1252") * 3, "Le système de sécurité du café"),
+        ("Der Prüfdruck beträgt 5 bar; Größe M12. ".encode("latin-1"), "Der Prüfdruck beträgt 5 bar; Größe M12."),
+        (("Le café coûte 3 €. 青山流体。" * 30).encode()[:150] + b"\xe9\xff" + ("Ça marche très bien. " * 30).encode(),
+         "Ça marche très bien."),
+        ("Pump P-9 runs at 1450 rpm. 泵的转速。\n".encode("utf-16-le") * 20, "Pump P-9 runs at 1450 rpm. 泵的转速。"),
+        ("Pump P-9 runs at 1450 rpm.\n".encode("utf-16-be") * 20, "Pump P-9 runs at 1450 rpm."),
+    ],
+    ids=["cp1252", "latin-1", "mostly-utf8", "utf16le-no-bom", "utf16be-no-bom"],
+)
+def test_text_encodings_decode_without_mojibake(tmp_path: Path, data: bytes, expected: str):
+    path = tmp_path / "doc.txt"
+    path.write_bytes(data)
+    text = load(path)[0].text
+    assert expected in text
+    assert "Ã" not in text and "č" not in text
+
+
+def test_nul_bytes_late_in_a_text_file_are_dropped(tmp_path: Path):
+    path = tmp_path / "nul.txt"
+    path.write_bytes(b"Valve V-7 is checked weekly. " * 400 + b"\x00Torque\x00 is 40 Nm.\x01")
+    text = load(path)[0].text
+    assert "\x00" not in text and "\x01" not in text and text.endswith("Torque is 40 Nm.")
