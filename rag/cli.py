@@ -198,6 +198,8 @@ def ask(question: str, kb_dir: Path | None, top_k: int | None, stream: bool, ret
     else:
         answer = answer_stream.collect()
         click.echo(answer.text)
+    if not answer.grounded:
+        click.echo("\n(This answer shares nothing with the documents or the question, so no source is shown for it.)")
     if answer.sources:
         click.echo("\nSources:")
         for source in answer.sources:
