@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
-from rag.llm.base import ChatModel
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PromptTemplate, display_source, refusal_for
+from rag.llm.base import ChatModel, GenerationOptions
+from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PriorTurn, PromptTemplate, display_source, refusal_for
 from rag.retrieve import Hit, check_question
 from rag.sanitize import document_for_prompt
 
@@ -43,6 +43,7 @@ class Answer:
     # False when the answer shares no term with the passages the model read nor with the question: it
     # is then not shown as sourced (no citation), whatever numbers the model wrote.
     grounded: bool = True
+    standalone_question: str | None = None  # a follow-up rewritten to stand alone (what retrieval used)
 
     @property
     def cited_sources(self) -> tuple[Source, ...]:
@@ -55,7 +56,18 @@ class AnswerStream:
     def __init__(self, pieces: Iterator[str], finish: Callable[[str, float | None], Answer]):
         self._pieces = pieces
         self._finish = finish
+        self._done: list[Callable[[Answer], None]] = []
         self.answer: Answer | None = None
+
+    def add_done_callback(self, callback: Callable[[Answer], None]) -> None:
+        """Call `callback(answer)` once the whole answer has been generated."""
+        self._done.append(callback)
+
+    def close(self) -> None:
+        """Stop generating (a client went away); no answer is recorded."""
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
 
     def __iter__(self) -> Iterator[str]:
         started = time.perf_counter()
@@ -67,6 +79,8 @@ class AnswerStream:
             parts.append(piece)
             yield piece
         self.answer = self._finish("".join(parts), first_token_s)
+        for callback in self._done:
+            callback(self.answer)
 
     def collect(self) -> Answer:
         for _ in self:
@@ -81,6 +95,8 @@ def _is_refusal(text: str) -> bool:
 
 
 class Answerer:
+    """Retrieve, refuse when nothing is relevant, else prompt the LLM within its window and cite."""
+
     def __init__(
         self,
         search: Callable[[str, int], list[Hit]],
@@ -89,8 +105,7 @@ class Answerer:
         terms: Callable[[str], list[str]],
         threshold: float,
         top_k: int,
-        max_new_tokens: int,
-        temperature: float,
+        options: GenerationOptions,
         max_question_chars: int = 2000,
     ):
         self._search = search
@@ -99,24 +114,39 @@ class Answerer:
         self._terms = terms
         self.threshold = threshold
         self.top_k = top_k
-        self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
+        self.options = options
         self.max_question_chars = max_question_chars
 
-    def ask_stream(self, question: str, k: int | None = None) -> AnswerStream:
+    def ask_stream(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
+                   standalone: str | None = None, query: str | None = None) -> AnswerStream:
+        """Answer `question`. In a conversation, `history` holds the earlier turns, `standalone` the
+        follow-up rewritten to stand alone (asked in the prompt instead of `question`), and `query` what
+        retrieval searches for when the rewrite finds nothing relevant (the previous question with the
+        follow-up).
+
+        Raises:
+            QuestionError: the question is empty or too long. ValueError: k is not positive.
+        """
         question = check_question(question, self.max_question_chars)
+        asked = standalone or question  # what the prompt asks
         started = time.perf_counter()
-        hits = self._search(question, k or self.top_k)
-        relevant = [h for h in hits if h.relevance >= self.threshold]
+        k = self.top_k if k is None else k
+        relevant = [] if standalone is None and query else [h for h in self._search(asked, k) if h.relevance >= self.threshold]
+        if query and not relevant:
+            # A follow-up with no usable rewrite, or whose rewrite finds nothing: the joined query decides.
+            relevant = [h for h in self._search(query, k) if h.relevance >= self.threshold]
+        standalone = standalone or query
         retrieve_s = time.perf_counter() - started
         if not relevant:
             text = refusal_for(question)
-            answer = Answer(question, text, (), True, {"retrieve_s": retrieve_s, "generate_s": 0.0, "first_token_s": 0.0})
+            answer = Answer(question, text, (), True, {"retrieve_s": retrieve_s, "generate_s": 0.0, "first_token_s": 0.0},
+                            standalone_question=standalone)
             return AnswerStream(iter([text]), lambda _text, _ft: answer)
-        messages = self.template.render(question, relevant)
         model = self._chat_model()
+        budget = model.context_window - self.options.max_new_tokens - 16
+        messages, relevant, _ = self.template.fit(asked, relevant, history, model.count_tokens, budget)
         generate_started = time.perf_counter()
-        pieces = model.stream(messages, self.max_new_tokens, self.temperature)
+        pieces = model.stream(messages, self.options)
 
         def finish(text: str, first_token_s: float | None) -> Answer:
             timings = {
@@ -125,23 +155,24 @@ class Answerer:
                 "first_token_s": first_token_s or 0.0,
             }
             text = text.strip()
-            refused = _is_refusal(text)
-            if refused:
-                return Answer(question, text, (), True, timings)
-            if not is_grounded(text, question, [document_for_prompt(h.chunk.text) for h in relevant], self._terms):
+            if _is_refusal(text):
+                return Answer(question, text, (), True, timings, standalone_question=standalone)
+            if not is_grounded(text, asked + " " + (query or ""), [document_for_prompt(h.chunk.text) for h in relevant], self._terms):
                 text = _CITATION.sub("", text).strip()
-                return Answer(question, text, _sources(set(), relevant), False, timings, grounded=False)
+                return Answer(question, text, _sources(set(), relevant), False, timings, grounded=False,
+                              standalone_question=standalone)
             cited = {int(n) for n in _CITATION.findall(text)} & set(range(1, len(relevant) + 1))
             if not cited:
                 cited = attribute(text, [h.chunk.text for h in relevant], self._terms)
                 if cited:
                     text = f"{text} " + "".join(f"[{n}]" for n in sorted(cited))
-            return Answer(question, text, _sources(cited, relevant), False, timings)
+            return Answer(question, text, _sources(cited, relevant), False, timings, standalone_question=standalone)
 
         return AnswerStream(pieces, finish)
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        return self.ask_stream(question, k).collect()
+    def ask(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
+            standalone: str | None = None, query: str | None = None) -> Answer:
+        return self.ask_stream(question, k, history, standalone, query).collect()
 
 
 def is_grounded(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]]) -> bool:

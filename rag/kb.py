@@ -1,6 +1,7 @@
 """The public API: a KnowledgeBase that ingests, searches and answers, built from one Settings object."""
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import dataclass
 from functools import cached_property
@@ -12,14 +13,17 @@ from ingest.pipeline import Ingestor, ProgressCallback
 from ingest.split import TokenSplitter
 from ingest.types import IngestReport
 from rag.answer import Answer, Answerer, AnswerStream
+from rag.conversation import Conversation
+from rag.conversation_store import ConversationStore
 from rag.errors import KnowledgeBaseError
-from rag.llm import ChatModel, create_chat_model
+from rag.llm import ChatModel, GenerationOptions, create_chat_model
 from rag.prompt import PromptTemplate
 from rag.retrieve import Hit, Reranker, Retriever, SearchFilter, default_threshold, merge_hits
 from rag.settings import Settings
 from rag.store import DocumentRecord, KnowledgeBaseStore, Manifest
 from rag.text import KeywordTokenizer
 
+log = logging.getLogger(__name__)
 DEFAULT_CHUNK_TOKENS = 200
 DEFAULT_CHUNK_OVERLAP = 32
 
@@ -125,6 +129,8 @@ class KnowledgeBase:
 
     def close(self) -> None:
         self._store.close()
+        if "conversations" in self.__dict__ and self.conversations is not None:
+            self.conversations.close()
 
     def __enter__(self) -> "KnowledgeBase":
         return self
@@ -206,7 +212,7 @@ class KnowledgeBase:
         """The top-k chunks for `question`, with scores, text, source, page and offsets."""
         return self.retriever().search(question, self.settings.top_k if k is None else k, filters)
 
-    def answerer(self, filters: SearchFilter | None = None) -> Answerer:
+    def answerer(self, filters: SearchFilter | None = None, adapter: str | None = None) -> Answerer:
         retriever = self.retriever()
         return Answerer(
             search=lambda q, k: retriever.search(q, k, filters),
@@ -215,18 +221,49 @@ class KnowledgeBase:
             terms=self.tokenizer.tokenize,
             threshold=self.threshold,
             top_k=self.settings.top_k,
-            max_new_tokens=self.settings.max_new_tokens,
-            temperature=self.settings.temperature,
+            options=self.generation_options(adapter),
             max_question_chars=self.settings.max_question_chars,
         )
 
-    def ask(self, question: str, k: int | None = None, filters: SearchFilter | None = None) -> Answer:
-        """Answer from the KB with numbered citations, or say that the KB does not hold the answer."""
-        return self.answerer(filters).ask(question, k)
+    def generation_options(self, adapter: str | None = None) -> GenerationOptions:
+        s = self.settings
+        return GenerationOptions(max_new_tokens=s.max_new_tokens, temperature=s.temperature, top_p=s.top_p,
+                                 seed=s.seed, adapter=adapter or s.adapter)
 
-    def ask_stream(self, question: str, k: int | None = None, filters: SearchFilter | None = None) -> AnswerStream:
+    def ask(self, question: str, k: int | None = None, filters: SearchFilter | None = None,
+            adapter: str | None = None) -> Answer:
+        """Answer from the KB with numbered citations, or say that the KB does not hold the answer."""
+        return self.answerer(filters, adapter).ask(question, k)
+
+    def ask_stream(self, question: str, k: int | None = None, filters: SearchFilter | None = None,
+                   adapter: str | None = None) -> AnswerStream:
         """Like ask, but iterate over the result to receive the answer as it is generated."""
-        return self.answerer(filters).ask_stream(question, k)
+        return self.answerer(filters, adapter).ask_stream(question, k)
+
+    @cached_property
+    def conversations(self) -> ConversationStore | None:
+        """Saved conversations (list, get, rename, delete), or None where the KB directory is read-only."""
+        try:
+            return ConversationStore(self.settings.kb_dir)
+        except KnowledgeBaseError as exc:
+            log.warning("%s; conversations will not be saved", exc)
+            return None
+
+    def chat(self, conversation_id: str | None = None, filters: SearchFilter | None = None,
+             adapter: str | None = None) -> Conversation:
+        """A conversation: a new one, or the saved one with `conversation_id`, to continue.
+
+        Raises:
+            KnowledgeBaseError: no saved conversation has that id.
+        """
+        store = self.conversations
+        record = None
+        if conversation_id is not None:
+            if store is None:
+                raise KnowledgeBaseError(f"conversations cannot be read from {self.settings.kb_dir}")
+            record = store.get(conversation_id)
+        return Conversation(self.answerer(filters, adapter), lambda: self.chat_model, self.tokenizer.tokenize, store,
+                            record, history_turns=self.settings.history_turns, rewrite=self.settings.rewrite_follow_ups)
 
     def documents(self) -> list[DocumentRecord]:
         return self._store.documents()

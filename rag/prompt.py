@@ -1,11 +1,13 @@
 """The prompt template: numbered, delimited context blocks and the question, in the question's language."""
 from __future__ import annotations
 
+import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from rag.errors import ConfigError
 from rag.llm.base import ChatMessage
@@ -15,6 +17,17 @@ from rag.text import cjk_ratio
 
 REFUSAL_EN = "The knowledge base does not contain an answer to this question."
 REFUSAL_ZH = "知识库中没有找到这个问题的答案。"
+
+
+_CITATION_MARK = re.compile(r"\[\d{1,3}\]")
+
+
+@dataclass(frozen=True)
+class PriorTurn:
+    """An earlier question and answer of a conversation, as the prompt carries it."""
+
+    question: str
+    answer: str
 
 
 def is_chinese(question: str) -> bool:
@@ -58,7 +71,9 @@ class PromptTemplate:
                 raise ConfigError(f"prompt template {path or 'default'}: `user` lacks the placeholder {placeholder}")
         return cls(system=data["system"], user=data["user"])
 
-    def render(self, question: str, hits: Sequence[Hit]) -> list[ChatMessage]:
+    def render(self, question: str, hits: Sequence[Hit], history: Sequence[PriorTurn] = ()) -> list[ChatMessage]:
+        """Messages for the model: the system message first (the same for every question, so a backend
+        can reuse its evaluated state), earlier turns, then the numbered documents and the question."""
         blocks = []
         for number, hit in enumerate(hits, 1):
             page = f", page {hit.chunk.page}" if hit.chunk.page is not None else ""
@@ -71,7 +86,43 @@ class PromptTemplate:
             "language": "Chinese (简体中文)" if is_chinese(question) else "English",
             "refusal": refusal_for(question),
         }
-        return [ChatMessage("system", _fill(self.system, values)), ChatMessage("user", _fill(self.user, values))]
+        messages = [ChatMessage("system", _fill(self.system, values))]
+        for turn in history:
+            messages.append(ChatMessage("user", neutralise_markup(turn.question)))
+            messages.append(ChatMessage("assistant", neutralise_markup(_CITATION_MARK.sub("", turn.answer).strip())))
+        messages.append(ChatMessage("user", _fill(self.user, values)))
+        return messages
+
+    def fit(self, question: str, hits: Sequence[Hit], history: Sequence[PriorTurn], count_tokens: Callable[[str], int],
+            budget: int) -> tuple[list[ChatMessage], list[Hit], list[PriorTurn]]:
+        """The largest prompt within `budget` tokens (the model's window less the reply): whole documents
+        in score order, older turns dropped first, then the lowest-ranked documents. The first document
+        always stays; if even it does not fit, its text is cut to what fits.
+
+        Returns:
+            The messages, and the hits and turns they hold.
+        """
+        hits, history = list(hits), list(history)
+
+        def size(h: list[Hit], t: list[PriorTurn]) -> int:
+            # Each message costs a few template tokens beyond its text.
+            return sum(count_tokens(m.content) + 8 for m in self.render(question, h, t))
+
+        while history and size(hits, history) > budget:
+            history.pop(0)
+        while len(hits) > 1 and size(hits, history) > budget:
+            hits.pop()
+        if hits and size(hits, history) > budget:
+            first = hits[0]
+            text = first.chunk.text
+            while len(text) > 50 and size([_with_text(first, text)], history) > budget:
+                text = text[: int(len(text) * 0.8)]
+            hits = [_with_text(first, text)]
+        return self.render(question, hits, history), hits, history
+
+
+def _with_text(hit: Hit, text: str) -> Hit:
+    return dataclasses.replace(hit, chunk=dataclasses.replace(hit.chunk, text=text))
 
 
 def _fill(template: str, values: dict[str, str]) -> str:

@@ -65,13 +65,24 @@ class Settings:
     mmr_lambda: float = 0.7  # 1.0 = pure relevance, 0.0 = pure diversity
 
     # Generation.
-    llm_backend: str = "transformers"  # transformers | openai
+    llm_backend: str = "auto"  # auto | llama-cpp | transformers | openai; auto: llama.cpp for GGUF, else transformers
     llm_model: str = "builtin:qwen2.5-coder-0.5b-instruct"  # path, hub name, *.gguf, or builtin
     llm_base_url: str = "http://127.0.0.1:8000/v1"  # for the openai backend
     llm_api_key: str = "not-needed"
+    llm_timeout_s: float = 120.0  # openai backend: per request
+    llm_retries: int = 3  # openai backend: on connection errors and 5xx, with exponential backoff
+    llm_context_tokens: int | None = None  # None: sized from top_k, chunking, history and max_new_tokens
+    llm_threads: int | None = None  # llama.cpp threads; None: the physical cores
     max_new_tokens: int = 320
     temperature: float = 0.0  # 0 = greedy: answers from documents should not vary run to run
+    top_p: float = 1.0
+    seed: int | None = None
+    adapter: str | None = None  # a fine-tuned adapter to answer with (transformers or openai backends)
     prompt_template: Path | None = None  # TOML with `system` and `user`; None: the built-in template
+
+    # Conversations.
+    history_turns: int = 3  # earlier turns given to the LLM with a follow-up question
+    rewrite_follow_ups: bool = True  # rewrite a follow-up into a stand-alone question before retrieval
 
     def __post_init__(self) -> None:
         if self.chunk_tokens is not None and self.chunk_tokens <= 0:

@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 
 import pytest
 
-from rag.llm.base import ChatMessage, ChatModel
+from rag.llm.base import ChatMessage, ChatModel, GenerationOptions
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = REPO / "sample_docs"
@@ -23,7 +23,7 @@ class EchoChatModel(ChatModel):
         self.reply = reply
         self.calls: list[Sequence[ChatMessage]] = []
 
-    def stream(self, messages: Sequence[ChatMessage], max_new_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
         self.calls.append(messages)
         text = self.reply if self.reply is not None else messages[-1].content.split("\n")[2]
         for start in range(0, len(text), 7):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ModelError
-from rag.llm.base import ChatMessage
+from rag.llm.base import ChatMessage, GenerationOptions
 from rag.llm.builtin import assemble
 from rag.llm.openai_compat import OpenAICompatibleChatModel
 
@@ -45,9 +45,9 @@ def test_transformers_backend_streams_from_a_tiny_random_model(tmp_path: Path):
     Qwen2ForCausalLM(config).save_pretrained(tmp_path / "tiny")
     tokenizer.save_pretrained(tmp_path / "tiny")
     model = TransformersChatModel(str(tmp_path / "tiny"), cache_dir=tmp_path / "cache", device="cpu")
-    pieces = list(model.stream([ChatMessage("user", "hello pump")], max_new_tokens=12, temperature=0.0))
+    pieces = list(model.stream([ChatMessage("user", "hello pump")], GenerationOptions(max_new_tokens=12)))
     assert pieces and all(isinstance(p, str) for p in pieces)
-    again = model.generate([ChatMessage("user", "hello pump")], max_new_tokens=12, temperature=0.0)
+    again = model.generate([ChatMessage("user", "hello pump")], GenerationOptions(max_new_tokens=12))
     assert again == "".join(pieces)  # greedy decoding is deterministic
 
 
@@ -84,7 +84,7 @@ def test_openai_compatible_backend_streams_deltas():
     thread.start()
     try:
         model = OpenAICompatibleChatModel("qwen", f"http://127.0.0.1:{server.server_port}/v1")
-        pieces = list(model.stream([ChatMessage("user", "q")], max_new_tokens=20, temperature=0.0))
+        pieces = list(model.stream([ChatMessage("user", "q")], GenerationOptions(max_new_tokens=20)))
     finally:
         server.shutdown()
     assert pieces == ["The answer ", "is 42 [1]."]
@@ -92,6 +92,6 @@ def test_openai_compatible_backend_streams_deltas():
 
 
 def test_openai_backend_unreachable_server_is_a_clear_error():
-    model = OpenAICompatibleChatModel("qwen", "http://127.0.0.1:9/v1", timeout_s=2)
+    model = OpenAICompatibleChatModel("qwen", "http://127.0.0.1:9/v1", timeout_s=2, retries=1, backoff_s=0.01)
     with pytest.raises(ModelError, match="cannot reach the LLM server"):
-        list(model.stream([ChatMessage("user", "q")], 5, 0.0))
+        list(model.stream([ChatMessage("user", "q")], GenerationOptions(max_new_tokens=5)))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from rag.errors import ModelError
-from rag.llm.base import ChatMessage, ChatModel
+from rag.llm.base import Capabilities, ChatMessage, ChatModel, GenerationOptions, cut_at_stop
 from rag.llm.builtin import BUILTIN_GGUF_SHA256, BUILTIN_QWEN, builtin_gguf
 from rag.sanitize import neutralise_markup
 
@@ -77,7 +77,11 @@ def resolve_model_dir(model: str, cache_dir: Path) -> str:
 
 
 class TransformersChatModel(ChatModel):
-    """Any causal LM with a chat template, by local path, hub name or GGUF file."""
+    """Any causal LM with a chat template, by local path, hub name or GGUF file. On CUDA it runs in bf16
+    (fp16 where bf16 is missing) with SDPA attention. One generation at a time per instance (a lock):
+    the page and the server call it from many threads."""
+
+    capabilities = Capabilities(streaming=True, seed=True, adapters=True, stop=True)
 
     def __init__(self, model: str, cache_dir: Path, device: str = "auto"):
         import torch
@@ -90,26 +94,67 @@ class TransformersChatModel(ChatModel):
         model_dir = resolve_model_dir(model, Path(cache_dir))
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            self._model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=_torch_dtype(self.device))
+            self._model = AutoModelForCausalLM.from_pretrained(
+                model_dir, dtype=_torch_dtype(self.device), attn_implementation="sdpa"
+            )
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load LLM {model!r} from {model_dir}: {exc}") from exc
         self._model.to(self.device).eval()
         if self._tokenizer.chat_template is None:
             raise ModelError(f"LLM {model!r} has no chat template; use an instruction-tuned model")
         self._torch = torch
+        self._lock = threading.Lock()
+        self.context_window = int(getattr(self._model.config, "max_position_embeddings", 4096) or 4096)
         added = getattr(self._tokenizer, "added_tokens_decoder", {}) or {}
         self._special_tokens = sorted(
             set(self._tokenizer.all_special_tokens) | {t.content for t in added.values() if getattr(t, "special", False)},
             key=len, reverse=True,
         )
+        self._adapters: set[str] = set()
 
     @property
     def model(self):
         """The torch module, for adapters (peft) to wrap."""
         return self._model
 
-    def stream(self, messages: Sequence[ChatMessage], max_new_tokens: int, temperature: float) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
+    @property
+    def tokenizer(self):
+        return self._tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def load_adapter(self, name: str, path: str | Path) -> None:
+        """Load a peft adapter beside the base weights; `GenerationOptions(adapter=name)` then uses it.
+
+        Raises:
+            ModelError: peft is missing or the adapter does not fit this model.
+        """
+        try:
+            with self._lock:
+                self._model.load_adapter(str(path), adapter_name=name)
+                self._adapters.add(name)
+        except ImportError as exc:
+            raise ModelError("adapters need the package 'peft': pip install 'rag-kb[finetune]'") from exc
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"cannot load adapter {name!r} from {path}: {exc}") from exc
+
+    def _select_adapter(self, adapter: str | None) -> None:
+        if adapter is None:
+            if self._adapters:
+                self._model.disable_adapters()
+            return
+        if adapter not in self._adapters:
+            raise ModelError(f"adapter {adapter!r} is not loaded into {self.name}; known: {sorted(self._adapters) or 'none'}")
+        self._model.enable_adapters()
+        self._model.set_adapter(adapter)
+
+    def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
+        self.check_options(options)
+        return cut_at_stop(self._generate(messages, options), options.stop)
+
+    def _generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         inputs = self._tokenizer.apply_chat_template(
             # Special-token strings inside a message stay text: only the template places real ones.
@@ -119,7 +164,16 @@ class TransformersChatModel(ChatModel):
             return_dict=True,
         ).to(self.device)
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
-        sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+        sampling = (
+            {"do_sample": True, "temperature": options.temperature, "top_p": options.top_p}
+            if options.temperature > 0 else {"do_sample": False, "top_p": None}
+        )
+        cancelled = threading.Event()
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs) -> bool:
+                return cancelled.is_set()
+
         failure: list[BaseException] = []
 
         def run() -> None:
@@ -127,10 +181,10 @@ class TransformersChatModel(ChatModel):
                 with self._torch.inference_mode():
                     self._model.generate(
                         **inputs,
-                        max_new_tokens=max_new_tokens,
+                        max_new_tokens=options.max_new_tokens,
                         streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([_Cancelled()]),
                         pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
-                        top_p=None,
                         top_k=None,
                         **sampling,
                     )
@@ -138,11 +192,18 @@ class TransformersChatModel(ChatModel):
                 failure.append(exc)
                 streamer.end()
 
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        for piece in streamer:
-            if piece:
-                yield piece
-        worker.join()
+        with self._lock:
+            self._select_adapter(options.adapter)
+            if options.seed is not None:
+                self._torch.manual_seed(options.seed)
+            worker = threading.Thread(target=run, daemon=True)
+            worker.start()
+            try:
+                for piece in streamer:
+                    if piece:
+                        yield piece
+            finally:
+                cancelled.set()  # the consumer stopped early: end generation at the next token
+                worker.join()
         if failure:
             raise ModelError(f"generation failed: {failure[0]}") from failure[0]

@@ -1,0 +1,84 @@
+"""GGUF models in-process with llama.cpp (llama-cpp-python): the fast path on a CPU, with GPU offload
+where the package was built with CUDA."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from rag.errors import MissingDependencyError, ModelError
+from rag.llm.base import Capabilities, ChatMessage, ChatModel, GenerationOptions, cut_at_stop, physical_cores
+from rag.sanitize import neutralise_markup
+
+log = logging.getLogger(__name__)
+
+
+class LlamaCppChatModel(ChatModel):
+    """A GGUF chat model. One instance serves many threads one request at a time (a lock), since a
+    llama.cpp context holds one sequence's state. Consecutive prompts that start alike (the system
+    message) reuse the evaluated prefix, so the constant part of the prompt is computed once."""
+
+    capabilities = Capabilities(streaming=True, seed=True, adapters=False, stop=True)
+
+    def __init__(self, gguf_path: Path, name: str, context_tokens: int, device: str = "auto", threads: int | None = None):
+        try:
+            from llama_cpp import Llama, llama_supports_gpu_offload
+        except ImportError as exc:
+            raise MissingDependencyError("llama-cpp-python", "llama", "The llama.cpp LLM backend") from exc
+        self.name = name
+        gpu = device != "cpu" and llama_supports_gpu_offload()
+        self.threads = threads or physical_cores()
+        try:
+            self._llama = Llama(
+                model_path=str(gguf_path),
+                n_ctx=context_tokens,
+                n_batch=512,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                n_gpu_layers=-1 if gpu else 0,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"cannot load GGUF model {gguf_path} with llama.cpp: {exc}") from exc
+        self.device = "cuda" if gpu else "cpu"
+        self.context_window = int(self._llama.n_ctx())
+        self._lock = threading.Lock()
+        # Strings that would become control tokens if parsed: the template's own markers do that job.
+        self._special_tokens = sorted(
+            {self._piece(t) for t in (self._llama.token_bos(), self._llama.token_eos()) if t >= 0} - {""},
+            key=len, reverse=True,
+        )
+
+    def _piece(self, token: int) -> str:
+        return self._llama.detokenize([token], special=True).decode("utf-8", "ignore")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
+        self.check_options(options)
+        return cut_at_stop(self._generate(messages, options), options.stop)
+
+    def _generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
+        payload = [{"role": m.role, "content": neutralise_markup(m.content, self._special_tokens)} for m in messages]
+        with self._lock:
+            try:
+                chunks = self._llama.create_chat_completion(
+                    payload,
+                    temperature=options.temperature,
+                    top_p=options.top_p if options.temperature > 0 else 1.0,
+                    max_tokens=options.max_new_tokens,
+                    stop=list(options.stop),
+                    seed=options.seed,
+                    stream=True,
+                )
+                try:
+                    for chunk in chunks:
+                        piece = chunk["choices"][0]["delta"].get("content")
+                        if piece:
+                            yield piece
+                finally:
+                    chunks.close()  # a consumer that stops early (client gone) stops the generation
+            except ValueError as exc:  # llama-cpp-python's "Requested tokens exceed context window"
+                raise ModelError(f"generation failed: {exc}") from exc
