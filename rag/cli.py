@@ -14,6 +14,7 @@ import click
 
 from ingest.walk import SYMLINK_POLICIES
 from rag.errors import RagError
+from rag.llm import LLM_BACKENDS
 from rag.settings import Settings
 
 
@@ -171,43 +172,152 @@ def search(question: str, kb_dir: Path | None, top_k: int | None, retrieval_mode
         click.echo("    " + " ".join(c.text.split())[:300])
 
 
+def llm_options(command: Callable) -> Callable:
+    """The options that choose and steer the LLM, shared by ask, chat and serve."""
+    for option in reversed([
+        click.option("--llm-backend", type=click.Choice(sorted(LLM_BACKENDS)), default=None,
+                     help="auto (default): llama.cpp for GGUF models, else transformers."),
+        click.option("--llm-model", default=None, help="LLM path, hub name, .gguf file or server model name."),
+        click.option("--llm-base-url", default=None, help="Base URL of an OpenAI-compatible server."),
+        click.option("--adapter", default=None, help="Fine-tuned adapter to answer with."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _print_answer(answer_stream) -> Any:
+    """Stream the answer to stdout; then the citations attributed after generation, and the sources."""
+    shown = ""
+    for piece in answer_stream:
+        shown += piece
+        click.echo(piece, nl=False)
+    answer = answer_stream.answer
+    click.echo(answer.text[len(shown.strip()):] if answer.text.startswith(shown.strip()) else "")
+    if not answer.grounded:
+        click.echo("\n(This answer shares nothing with the documents or the question, so no source is shown for it.)")
+    return answer
+
+
+def _print_sources(answer) -> None:
+    if answer.sources:
+        click.echo("\nSources:")
+        for source in answer.sources:
+            mark = "*" if source.cited else " "
+            click.echo(f" {mark}[{source.number}] {source.label}")
+
+
+def _print_timings(answer) -> None:
+    t = answer.timings
+    click.echo(f"(retrieve {t.get('retrieve_s', 0):.2f} s, first token {t.get('first_token_s', 0):.2f} s, "
+               f"generate {t.get('generate_s', 0):.2f} s)", err=True)
+
+
 @main.command()
 @click.argument("question")
 @kb_option
 @click.option("-k", "top_k", type=int, default=None, help="Number of context chunks.")
 @click.option("--stream/--no-stream", default=True, help="Print the answer as it is generated.")
 @click.option("--mode", "retrieval_mode", type=click.Choice(["dense", "keyword", "hybrid"]), default=None)
-@click.option("--llm-backend", type=click.Choice(["transformers", "openai"]), default=None)
-@click.option("--llm-model", default=None, help="LLM path, hub name, .gguf file or server model name.")
-@click.option("--llm-base-url", default=None, help="Base URL of an OpenAI-compatible server.")
+@llm_options
 @_fail_cleanly
 def ask(question: str, kb_dir: Path | None, top_k: int | None, stream: bool, retrieval_mode: str | None,
-        llm_backend: str | None, llm_model: str | None, llm_base_url: str | None) -> None:
+        llm_backend: str | None, llm_model: str | None, llm_base_url: str | None, adapter: str | None) -> None:
     """Answer QUESTION from the knowledge base, citing the sources as file:page."""
     kb = _open_kb(_settings(kb_dir, top_k=top_k, retrieval_mode=retrieval_mode, llm_backend=llm_backend,
-                            llm_model=llm_model, llm_base_url=llm_base_url))
+                            llm_model=llm_model, llm_base_url=llm_base_url, adapter=adapter))
     answer_stream = kb.ask_stream(question)
     if stream:
-        shown = ""
-        for piece in answer_stream:
-            shown += piece
-            click.echo(piece, nl=False)
-        answer = answer_stream.answer
-        # Citations attributed after generation were never streamed; show them now.
-        click.echo(answer.text[len(shown.strip()):] if answer.text.startswith(shown.strip()) else "")
+        answer = _print_answer(answer_stream)
     else:
         answer = answer_stream.collect()
         click.echo(answer.text)
-    if not answer.grounded:
-        click.echo("\n(This answer shares nothing with the documents or the question, so no source is shown for it.)")
-    if answer.sources:
-        click.echo("\nSources:")
-        for source in answer.sources:
-            mark = "*" if source.cited else " "
-            click.echo(f" {mark}[{source.number}] {source.label}")
-    t = answer.timings
-    click.echo(f"\n(retrieve {t.get('retrieve_s', 0):.2f} s, first token {t.get('first_token_s', 0):.2f} s, "
-               f"generate {t.get('generate_s', 0):.2f} s)", err=True)
+    _print_sources(answer)
+    click.echo()
+    _print_timings(answer)
+
+
+CHAT_HELP = "Ask a question. /sources: the last answer's sources, /reset: start over, /exit: quit."
+
+
+@main.command()
+@kb_option
+@click.option("--conversation", "conversation_id", default=None, help="Continue a saved conversation by id.")
+@click.option("--list", "list_conversations", is_flag=True, help="List the saved conversations and exit.")
+@llm_options
+@_fail_cleanly
+def chat(kb_dir: Path | None, conversation_id: str | None, list_conversations: bool, llm_backend: str | None,
+         llm_model: str | None, llm_base_url: str | None, adapter: str | None) -> None:
+    """Talk with the knowledge base: follow-up questions understand the earlier turns."""
+    kb = _open_kb(_settings(kb_dir, llm_backend=llm_backend, llm_model=llm_model, llm_base_url=llm_base_url,
+                            adapter=adapter))
+    if list_conversations:
+        for record in kb.conversations.list() if kb.conversations else []:
+            click.echo(f"{record.id}  {record.turn_count:3} turns  {printable(record.title)}")
+        return
+    conversation = kb.chat(conversation_id)
+    click.echo(CHAT_HELP)
+    stdin = click.get_text_stream("stdin")
+    last = None
+    while True:
+        click.echo("> ", nl=False)
+        line = stdin.readline()
+        if not line:
+            break
+        command = line.strip()
+        if not command:
+            continue
+        if command in ("/exit", "/quit"):
+            break
+        if command == "/reset":
+            conversation.reset()
+            click.echo("(conversation cleared)")
+            continue
+        if command == "/sources":
+            if last is None:
+                click.echo("(no answer yet)")
+            else:
+                _print_sources(last)
+            continue
+        try:
+            last = _print_answer(conversation.ask_stream(command))
+        except RagError as exc:  # a bad question ends that turn, not the chat
+            click.echo(f"Error: {exc}", err=True)
+            continue
+        _print_timings(last)
+    if conversation.saved and conversation.history:
+        click.echo(f"(saved as conversation {conversation.id}; continue with: rag chat --conversation {conversation.id})")
+
+
+@main.command()
+@click.option("--kb", "kb_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Knowledge base to serve (repeatable); its directory name is the model name. Default: $RAG_KB_DIR, else ./rag_kb.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--api-key", default=None, help="Require this key from clients (default: $RAG_SERVER_API_KEY, else none).")
+@llm_options
+@_fail_cleanly
+def serve(kb_dirs: tuple[Path, ...], host: str, port: int, api_key: str | None, llm_backend: str | None,
+          llm_model: str | None, llm_base_url: str | None, adapter: str | None) -> None:
+    """Serve knowledge bases as an OpenAI-compatible API: POST /v1/chat/completions with model = KB name."""
+    import uvicorn
+
+    from rag.kb import KnowledgeBase
+    from rag.server.app import ServedKB, create_app
+
+    served, chat_model = [], None
+    for kb_dir in kb_dirs or (None,):
+        settings = _settings(kb_dir, llm_backend=llm_backend, llm_model=llm_model, llm_base_url=llm_base_url,
+                             adapter=adapter, server_api_key=api_key)
+        kb = KnowledgeBase.open(settings=settings, chat_model=chat_model)
+        chat_model = kb.chat_model  # one LLM in memory, shared by every KB served
+        name = Path(settings.kb_dir).resolve().name
+        if any(s.name == name for s in served):
+            raise RagError(f"two knowledge bases are named {name!r}; serve directories with different names")
+        served.append(ServedKB(name, kb))
+    key = served[0].kb.settings.server_api_key
+    click.echo(f"serving {', '.join(s.name for s in served)} on http://{host}:{port}/v1"
+               + (" (API key required)" if key else ""), err=True)
+    uvicorn.run(create_app(served, api_key=key), host=host, port=port, log_level="warning")
 
 
 @main.command("eval")

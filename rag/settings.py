@@ -80,6 +80,9 @@ class Settings:
     adapter: str | None = None  # a fine-tuned adapter to answer with (transformers or openai backends)
     prompt_template: Path | None = None  # TOML with `system` and `user`; None: the built-in template
 
+    # Serving (`rag serve`).
+    server_api_key: str | None = None  # when set, clients must send "Authorization: Bearer KEY"
+
     # Conversations.
     history_turns: int = 3  # earlier turns given to the LLM with a follow-up question
     rewrite_follow_ups: bool = True  # rewrite a follow-up into a stand-alone question before retrieval

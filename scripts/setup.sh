@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv and installs the project into it. Usage: bash scripts/setup.sh [EXTRAS], e.g. "test".
+# Creates .venv and installs the project into it, with llama.cpp (the fast CPU path for the built-in LLM).
+# Usage: bash scripts/setup.sh [EXTRAS], e.g. "test". The first run compiles llama-cpp-python (PyPI has
+# only its source): about 10 minutes on 2 cores; pip caches the wheel, so later set-ups take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
@@ -14,4 +16,7 @@ pip_install() {
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   pip_install "torch==2.13.0"
 fi
-pip_install -e ".${extras:+[$extras]}"
+if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  echo "setup: installing llama-cpp-python (compiled from source the first time: about 10 minutes)" >&2
+fi
+pip_install -e ".[llama${extras:+,$extras}]"

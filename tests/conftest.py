@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import pytest
 
@@ -14,18 +14,21 @@ SAMPLE_DOCS = REPO / "sample_docs"
 
 
 class EchoChatModel(ChatModel):
-    """Test double for an LLM: replies with a fixed text (or the first context line), in small pieces,
-    and records the messages it was given."""
+    """Test double for an LLM: replies with a fixed text, a function of the messages, or the first context
+    line, in small pieces, and records the messages it was given."""
 
     name = "echo-test-double"
 
-    def __init__(self, reply: str | None = None):
+    def __init__(self, reply: str | Callable[[Sequence[ChatMessage]], str] | None = None):
         self.reply = reply
         self.calls: list[Sequence[ChatMessage]] = []
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
         self.calls.append(messages)
-        text = self.reply if self.reply is not None else messages[-1].content.split("\n")[2]
+        if callable(self.reply):
+            text = self.reply(messages)
+        else:
+            text = self.reply if self.reply is not None else messages[-1].content.split("\n")[2]
         for start in range(0, len(text), 7):
             yield text[start : start + 7]
 

@@ -1,0 +1,1 @@
+"""Adapters that put a knowledge base into other frameworks (LangChain)."""

@@ -1,0 +1,1 @@
+"""`rag serve`: knowledge bases behind an OpenAI-compatible HTTP API (FastAPI + uvicorn)."""
