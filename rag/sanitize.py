@@ -25,14 +25,27 @@ _MARKERS = re.compile(
 )
 
 
-def neutralise_markup(text: str, special_tokens: Iterable[str] = ()) -> str:
-    """Break every chat marker and delimiter so that it stays visible text and can never become a control
-    token or close a context block: '<' and '>' become look-alike angle quotes."""
-    text = _MARKERS.sub(lambda m: m.group().replace("<", "‹").replace(">", "›").replace("[", "⟦").replace("]", "⟧"), text)
+_CHAT_TOKENS = re.compile(r"<\|[^<>|\n]{1,40}\|>|\[/?INST\]|<<\s*/?\s*SYS\s*>>", re.IGNORECASE)
+
+
+def _break(match: re.Match) -> str:
+    return match.group().replace("<", "‹").replace(">", "›").replace("[", "⟦").replace("]", "⟧")
+
+
+def neutralise_special_tokens(text: str, special_tokens: Iterable[str] = ()) -> str:
+    """What a backend does to every message: break chat-template tokens and the model's own special
+    tokens, so only the template places real ones. The prompt's own delimiters are left alone."""
+    text = _CHAT_TOKENS.sub(_break, text)
     for token in special_tokens:  # a model's own special tokens, whatever they look like
         if token and len(token) > 1 and token in text:
             text = text.replace(token, token[0] + "\u200c" + token[1:])
     return text
+
+
+def neutralise_markup(text: str, special_tokens: Iterable[str] = ()) -> str:
+    """Break every chat marker and delimiter so that it stays visible text and can never become a control
+    token or close a context block: '<' and '>' become look-alike angle quotes."""
+    return neutralise_special_tokens(_MARKERS.sub(_break, text), special_tokens)
 
 
 _EN_ORDERS = [

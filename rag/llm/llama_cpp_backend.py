@@ -9,7 +9,7 @@ from typing import Iterator, Sequence
 
 from rag.errors import MissingDependencyError, ModelError
 from rag.llm.base import Capabilities, ChatMessage, ChatModel, GenerationOptions, cut_at_stop, physical_cores
-from rag.sanitize import neutralise_markup
+from rag.sanitize import neutralise_special_tokens
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class LlamaCppChatModel(ChatModel):
         return cut_at_stop(self._generate(messages, options), options.stop)
 
     def _generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
-        payload = [{"role": m.role, "content": neutralise_markup(m.content, self._special_tokens)} for m in messages]
+        payload = [{"role": m.role, "content": neutralise_special_tokens(m.content, self._special_tokens)} for m in messages]
         with self._lock:
             try:
                 chunks = self._llama.create_chat_completion(

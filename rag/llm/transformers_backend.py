@@ -12,7 +12,7 @@ from typing import Iterator, Sequence
 from rag.errors import ModelError
 from rag.llm.base import Capabilities, ChatMessage, ChatModel, GenerationOptions, cut_at_stop
 from rag.llm.builtin import BUILTIN_GGUF_SHA256, BUILTIN_QWEN, builtin_gguf
-from rag.sanitize import neutralise_markup
+from rag.sanitize import neutralise_special_tokens
 
 log = logging.getLogger(__name__)
 CONVERTED_MARKER = "converted.ok"
@@ -158,7 +158,7 @@ class TransformersChatModel(ChatModel):
 
         inputs = self._tokenizer.apply_chat_template(
             # Special-token strings inside a message stay text: only the template places real ones.
-            [{"role": m.role, "content": neutralise_markup(m.content, self._special_tokens)} for m in messages],
+            [{"role": m.role, "content": neutralise_special_tokens(m.content, self._special_tokens)} for m in messages],
             add_generation_prompt=True,
             return_tensors="pt",
             return_dict=True,
