@@ -320,6 +320,27 @@ def serve(kb_dirs: tuple[Path, ...], host: str, port: int, api_key: str | None, 
     uvicorn.run(create_app(served, api_key=key), host=host, port=port, log_level="warning")
 
 
+@main.command()
+@kb_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8501, show_default=True, type=int)
+def ui(kb_dir: Path | None, host: str, port: int) -> None:
+    """Open the chat page (Streamlit) on the knowledge base."""
+    import subprocess
+    from importlib import resources
+
+    try:
+        import streamlit  # noqa: F401 - only checked for here; the page imports it
+    except ImportError:
+        raise click.ClickException("the page needs Streamlit: pip install 'rag-kb[ui]'") from None
+    script = resources.files("app").joinpath("main.py")
+    kb = str((kb_dir or Path(os.environ.get("RAG_KB_DIR") or "rag_kb")).absolute())
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", host, "--server.port",
+               str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--kb", kb]
+    click.echo(f"rag ui: http://{host}:{port} (knowledge base {kb})", err=True)
+    raise SystemExit(subprocess.call(command))
+
+
 @main.command("eval")
 @click.argument("golden", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--docs", type=click.Path(exists=True, path_type=Path), default=None,

@@ -76,6 +76,18 @@ class ConversationRecord:
     turns: tuple[Turn, ...] = ()
     turn_count: int = 0
 
+    def to_markdown(self) -> str:
+        """The conversation as Markdown: each question, its answer, and the sources it cites."""
+        lines = [f"# {self.title or 'Conversation'}", ""]
+        for turn in self.turns:
+            lines += [f"**Q:** {turn.question}", "", turn.answer, ""]
+            cited = [s for s in turn.sources if s.cited] or list(turn.sources)
+            if cited:
+                lines.append("Sources:")
+                lines += [f"- [{s.number}] {s.label}: \"{' '.join(s.snippet.split())[:160]}…\"" for s in cited]
+                lines.append("")
+        return "\n".join(lines)
+
 
 class ConversationStore:
     """Create, list, load, rename and delete conversations; append turns; record feedback.

@@ -64,6 +64,30 @@ def load_golden(path: Path) -> list[GoldQuestion]:
     return questions
 
 
+def append_golden(path: Path, question: str, answers: Sequence[str], sources: Sequence[str] = (),
+                  unanswerable: bool = False) -> None:
+    """Add one question to a JSONL golden set (created if missing), in the format `load_golden` reads.
+
+    Raises:
+        ConfigError: the question is empty, or neither answers nor unanswerable are given.
+    """
+    answers = [a.strip() for a in answers if a and a.strip()]
+    if not question.strip():
+        raise ConfigError("a golden question cannot be empty")
+    if not answers and not unanswerable:
+        raise ConfigError("give the expected answer text, or mark the question unanswerable")
+    record: dict = {"question": question.strip()}
+    if unanswerable:
+        record["unanswerable"] = True
+    else:
+        record["answers"] = answers
+    if sources:
+        record["sources"] = sorted(set(sources))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
 class Normaliser:
     """Compare answers ignoring width, script (traditional/simplified), case, spaces and thousands commas."""
 

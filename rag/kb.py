@@ -268,6 +268,35 @@ class KnowledgeBase:
     def documents(self) -> list[DocumentRecord]:
         return self._store.documents()
 
+    def page_counts(self) -> dict[str, int]:
+        return self._store.page_counts()
+
+    def passage_in_context(self, source: str, page: int | None, start: int, end: int,
+                           context_chars: int = 300) -> tuple[str, str, str]:
+        """The text before a passage, the passage, and the text after it on the same page, rebuilt from the
+        page's stored chunks (so it works after the original file is gone)."""
+        pieces = self._store.page_chunks(source, page)
+        if not pieces:
+            return "", "", ""
+        length = max(c.end for c in pieces)
+        text = [" "] * length
+        for chunk in pieces:
+            text[chunk.start : chunk.end] = chunk.text
+        page_text = "".join(text)
+        return (page_text[max(0, start - context_chars) : start], page_text[start:end],
+                page_text[end : end + context_chars])
+
+    def with_settings(self, chat_model: ChatModel | None = None, **changes: Any) -> "KnowledgeBase":
+        """A view of this KB with other query-time settings (top_k, retrieval_mode, score_threshold, LLM
+        settings...): it shares the store and the embedder; the chat model too unless an LLM setting
+        changes (or `chat_model` is given)."""
+        settings = self.settings.replace(**changes)
+        llm_keys = {"llm_backend", "llm_model", "llm_base_url", "llm_api_key", "llm_context_tokens", "llm_threads"}
+        same_llm = all(getattr(settings, k) == getattr(self.settings, k) for k in llm_keys)
+        if chat_model is None and same_llm:
+            chat_model = self._chat_model
+        return KnowledgeBase(self._store, settings, chat_model=chat_model, embedder=self.embedder)
+
     def remove(self, document: str) -> int:
         """Remove one document, named by full path, file name (if unique) or document id; returns chunks removed.
 

@@ -80,8 +80,10 @@ class Settings:
     adapter: str | None = None  # a fine-tuned adapter to answer with (transformers or openai backends)
     prompt_template: Path | None = None  # TOML with `system` and `user`; None: the built-in template
 
-    # Serving (`rag serve`).
+    # Serving (`rag serve`) and the page (`rag ui`).
     server_api_key: str | None = None  # when set, clients must send "Authorization: Bearer KEY"
+    max_upload_mb: float = 200.0  # largest file the page accepts
+    ui_language: str = "auto"  # auto (the browser's, else the first question's) | en | zh
 
     # Conversations.
     history_turns: int = 3  # earlier turns given to the LLM with a follow-up question

@@ -320,6 +320,18 @@ class KnowledgeBaseStore:
         row = self._db.execute("SELECT * FROM documents WHERE source = ?", (source,)).fetchone()
         return _row_to_document(row) if row else None
 
+    def page_counts(self) -> dict[str, int]:
+        """Pages with text per document (1 for formats without pages)."""
+        rows = self._db.execute("SELECT source, COUNT(DISTINCT COALESCE(page, 0)) FROM chunks GROUP BY source")
+        return {r[0]: int(r[1]) for r in rows}
+
+    def page_chunks(self, source: str, page: int | None) -> list[ChunkRecord]:
+        """The chunks of one page of one document, in text order (they overlap)."""
+        rows = self._db.execute(
+            "SELECT row_id, chunk_id, doc_id, source, page, start, end, text FROM chunks WHERE source = ? AND "
+            "page IS ? ORDER BY start", (source, page)).fetchall()
+        return [ChunkRecord(**{k: r[k] for k in r.keys()}) for r in rows]
+
     def chunk_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
