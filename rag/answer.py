@@ -8,6 +8,7 @@ from typing import Callable, Iterator, Sequence
 
 from rag.llm.base import ChatModel, GenerationOptions
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PriorTurn, PromptTemplate, display_source, refusal_for
+from rag.answerable import AnswerabilityCheck
 from rag.retrieve import Hit, check_question
 from rag.sanitize import document_for_prompt
 
@@ -89,9 +90,103 @@ class AnswerStream:
         return self.answer
 
 
+_SAYS_NOT_FOUND = re.compile(
+    r"\b(?:not|never) (?:mentioned|provided|specified|stated|found|available|included|given|listed|covered)\b"
+    r"|\bno (?:information|mention|details|data|answer)\b|\bdoes(?:n't| not) (?:say|mention|specify|contain|provide|include|state)\b"
+    r"|\b(?:cannot|can't|unable to) (?:find|answer|determine|be determined)\b|\bdon't have (?:any )?information\b"
+    r"|没有(?:提到|提及|找到|相关|说明|给出|包含|明确)|未(?:提及|提到|说明|找到|给出|包含|明确)|无法(?:回答|确定|找到)|不包含|并未",
+    re.IGNORECASE,
+)
+
+
 def _is_refusal(text: str) -> bool:
+    """The model's own "not in the documents": our refusal sentence, or a short reply that says so."""
     stripped = text.strip().rstrip(".。")
-    return any(r.rstrip(".。") in stripped for r in (REFUSAL_EN, REFUSAL_ZH)) and len(stripped) < 2 * len(REFUSAL_EN)
+    if any(r.rstrip(".。") in stripped for r in (REFUSAL_EN, REFUSAL_ZH)) and len(stripped) < 2 * len(REFUSAL_EN):
+        return True
+    return len(stripped) < 240 and _SAYS_NOT_FOUND.search(stripped) is not None
+
+
+# A quantity: a number and the unit (or Chinese measure word) right after it.
+# Numbers inside codes (QF-200, VX-40) are names, not quantities.
+_QUANTITY = re.compile(r"(?<![A-Za-z0-9.,_\-])(\d+(?:[.,]\d+)*)\s*([a-zA-Z%°℃µ]+(?:[./][a-zA-Z]+)?|[\u4e00-\u9fff])")
+
+
+def _units(text: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for number, unit in _QUANTITY.findall(text):
+        out.setdefault(number.replace(",", ""), set()).add(unit.lower())
+    return out
+
+
+def _is_cjk(unit: str) -> bool:
+    return "\u4e00" <= unit[0] <= "\u9fff"
+
+
+# A Chinese unit or measure word (its first character) and the Latin units it translates, so that an
+# answer in Chinese over an English passage ("8 小时" over "8 hours") keeps its support.
+_UNIT_TRANSLATIONS = {
+    "小": {"h", "hour", "hours", "hr", "hrs"}, "时": {"h", "hour", "hours"}, "分": {"min", "minute", "minutes", "point", "points"},
+    "秒": {"s", "sec", "second", "seconds"}, "米": {"m", "metre", "metres", "meter", "meters"}, "毫": {"mm", "ml", "mg", "ms"},
+    "厘": {"cm"}, "千": {"kg", "km", "kw", "kpa", "kn"}, "公": {"kg", "km", "kw"}, "克": {"g"}, "升": {"l", "litre", "litres"},
+    "个": {"month", "months"}, "月": {"month", "months"}, "年": {"year", "years", "yr"}, "天": {"day", "days"}, "日": {"day", "days"},
+    "周": {"week", "weeks"}, "次": {"times", "time"}, "度": {"°", "degrees", "℃", "c"}, "兆": {"mpa", "mb"}, "伏": {"v"},
+    "瓦": {"w"}, "赫": {"hz"}, "元": {"yuan", "rmb", "cny"}, "立": {"m", "m3", "l"}, "平": {"m", "m2"},
+}
+
+
+def _units_agree(answer_units: set[str], passage_units: set[str]) -> bool:
+    """Whether a number is quoted with a unit the passages give it (allowing Chinese-English pairs)."""
+    if answer_units & passage_units:
+        return True
+    for unit in answer_units:
+        if _is_cjk(unit):
+            if _UNIT_TRANSLATIONS.get(unit[0], set()) & passage_units:
+                return True
+        elif any(_is_cjk(p) and unit in _UNIT_TRANSLATIONS.get(p[0], set()) for p in passage_units):
+            return True
+    return False
+
+
+def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
+                 filler: frozenset[str] = frozenset(), codes: Callable[[str], list[str]] | None = None) -> bool:
+    """Whether the passages support what the answer adds to the question. Small models answer an
+    unanswerable question with a number borrowed from a passage, so:
+    - at least half of the answer's new terms occur in the passages ("The CEO is Zhang Wei" fails);
+    - a quantity keeps its unit: a number the passages give only with another unit fails ("1260 元" over
+      "1260 kg", "16 名员工" over "16 学时"); a Chinese unit may stand for its English one ("8 小时", "8 hours");
+    - when the question names a product code, the passage sentence the answer comes from (the one sharing
+      most of its terms) does not name other products only (the QF-200's bolt torque is not the VX-40's)."""
+    asked = set(terms(question))
+    new = set(terms(_CITATION.sub(" ", answer))) - asked - filler
+    seen: set[str] = set()
+    for context in contexts:
+        seen.update(terms(context))
+    if not any(_is_cjk(t) for t in seen):  # a Chinese answer over English passages: compare what translates not
+        new = {t for t in new if not _is_cjk(t)}
+    if new and len(new & seen) < 0.5 * len(new):
+        return False
+    given = _units(" ".join(contexts))
+    for number, units in _units(_CITATION.sub(" ", answer)).items():
+        known = given.get(number)
+        if known and not _units_agree(units, known):
+            return False
+    wanted = codes(question) if codes is not None else []
+    if wanted:
+        # Numbers and words, not the single letters of units (the "m" of "N.m" is in every other sentence).
+        answer_terms = {t for t in (new or set(terms(answer))) if len(t) >= 2 or t.isdigit()}
+        sentences = [s for c in contexts for s in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n", c)]
+        best = max(sentences, key=lambda s: len(answer_terms & set(terms(s))), default="")
+        if answer_terms & set(terms(best)):
+            # Product codes (two letters or more: QF-200, not M12) named where the answer comes from.
+            named = {c for c in codes(best) if len(_family(c)) >= 2}
+            if named and not named & set(wanted):
+                return False
+    return True
+
+
+def _family(code: str) -> str:
+    return "".join(ch for ch in code.split("-")[0] if ch.isalpha())
 
 
 class Answerer:
@@ -103,7 +198,7 @@ class Answerer:
         chat_model: Callable[[], ChatModel],
         template: PromptTemplate,
         terms: Callable[[str], list[str]],
-        threshold: float,
+        answerability: AnswerabilityCheck,
         top_k: int,
         options: GenerationOptions,
         max_question_chars: int = 2000,
@@ -112,7 +207,9 @@ class Answerer:
         self._chat_model = chat_model  # a factory, so a refusal never pays for loading the LLM
         self.template = template
         self._terms = terms
-        self.threshold = threshold
+        self.answerability = answerability
+        self._filler = answerability.filler_terms
+        self._codes = answerability.codes
         self.top_k = top_k
         self.options = options
         self.max_question_chars = max_question_chars
@@ -131,10 +228,11 @@ class Answerer:
         asked = standalone or question  # what the prompt asks
         started = time.perf_counter()
         k = self.top_k if k is None else k
-        relevant = [] if standalone is None and query else [h for h in self._search(asked, k) if h.relevance >= self.threshold]
-        if query and not relevant:
+        decision = None if standalone is None and query else self.answerability.decide(asked, self._search(asked, k))
+        if query and (decision is None or not decision.answerable):
             # A follow-up with no usable rewrite, or whose rewrite finds nothing: the joined query decides.
-            relevant = [h for h in self._search(query, k) if h.relevance >= self.threshold]
+            decision = self.answerability.decide(query, self._search(query, k))
+        relevant = list(decision.kept)
         standalone = standalone or query
         retrieve_s = time.perf_counter() - started
         if not relevant:
@@ -147,6 +245,9 @@ class Answerer:
         messages, relevant, _ = self.template.fit(asked, relevant, history, model.count_tokens, budget)
         generate_started = time.perf_counter()
         pieces = model.stream(messages, self.options)
+        if not decision.confident:
+            # Uncertain: nothing is shown before the answer has proved that the passages support it.
+            pieces = self._checked(pieces, question, asked, relevant)
 
         def finish(text: str, first_token_s: float | None) -> Answer:
             timings = {
@@ -169,6 +270,13 @@ class Answerer:
             return Answer(question, text, _sources(cited, relevant), False, timings, standalone_question=standalone)
 
         return AnswerStream(pieces, finish)
+
+    def _checked(self, pieces: Iterator[str], question: str, asked: str, relevant: Sequence[Hit]) -> Iterator[str]:
+        text = "".join(pieces).strip()
+        contexts = [document_for_prompt(h.chunk.text) for h in relevant]
+        if not _is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes):
+            text = refusal_for(question)
+        yield text
 
     def ask(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
             standalone: str | None = None, query: str | None = None) -> Answer:

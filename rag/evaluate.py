@@ -33,6 +33,7 @@ class GoldQuestion:
     answer_groups: tuple[tuple[str, ...], ...]  # every group must be matched by one of its strings
     sources: tuple[str, ...]  # file names holding the answer; empty = any
     unanswerable: bool
+    kind: str = ""  # e.g. paraphrase, verbose, near_miss: reported as its own line
 
     @property
     def all_answers(self) -> tuple[str, ...]:
@@ -60,7 +61,7 @@ def load_golden(path: Path) -> list[GoldQuestion]:
         if not groups and not unanswerable:
             raise ConfigError(f"{path}:{number}: give 'answers', 'answer_groups' or 'unanswerable': true")
         questions.append(GoldQuestion(data["question"], tuple(tuple(g) for g in groups),
-                                      tuple(data.get("sources") or ()), unanswerable))
+                                      tuple(data.get("sources") or ()), unanswerable, str(data.get("kind") or "")))
     return questions
 
 
@@ -167,24 +168,30 @@ class Evaluator:
         return any(self.normalise(a) in body for a in gold.all_answers)
 
     def _total_relevant(self, gold: GoldQuestion) -> int:
-        store = self.kb._store
-        rows = store._db.execute("SELECT source, text FROM chunks").fetchall()
-        return sum(1 for source, text in rows if self._relevant(gold, source, text))
+        return sum(1 for chunk in self.kb.iter_chunks() if self._relevant(gold, chunk.source, chunk.text))
 
     def run(self, name: str, progress: Callable[[int, int], None] | None = None) -> ConfigResult:
         result = ConfigResult(name, self.kb.threshold)
         retriever = self.kb.retriever()
+        check = self.kb.answerability()
         hits_at = {k: [] for k in CUTOFFS}
         reciprocal, ndcg, latency, top_relevance, answerable = [], [], [], [], []
+        kept_flags, decision_s = [], []
         answer_rows: list[dict[str, float]] = []
         for number, gold in enumerate(self.golden, 1):
             started = time.perf_counter()
             hits: list[Hit] = retriever.search(gold.question, 10)
             latency.append(time.perf_counter() - started)
-            top_relevance.append(max((h.relevance for h in hits), default=0.0))
+            decision = check.decide(gold.question, hits)
+            decision_s.append(decision.seconds)
+            kept_flags.append(decision.answerable)
+            # A question whose names the KB lacks is refused whatever its relevance: calibrate on the rest.
+            top = max((h.relevance for h in hits), default=0.0)
+            top_relevance.append(0.0 if decision.missing else top)
             answerable.append(not gold.unanswerable)
-            row: dict[str, Any] = {"question": gold.question, "top_relevance": top_relevance[-1],
-                                   "answerable": not gold.unanswerable}
+            row: dict[str, Any] = {"question": gold.question, "top_relevance": top, "score": top_relevance[-1],
+                                   "answerable": not gold.unanswerable,
+                                   "kind": gold.kind, "kept": decision.answerable, "decision": decision.reason}
             if not gold.unanswerable:
                 flags = [self._relevant(gold, h.chunk.source, h.chunk.text) for h in hits]
                 first = next((i for i, f in enumerate(flags) if f), None)
@@ -210,11 +217,18 @@ class Evaluator:
         m["ndcg@10"] = statistics.fmean(ndcg) if ndcg else 0.0
         m["latency_p50_ms"] = _percentile(latency, 50) * 1000
         m["latency_p95_ms"] = _percentile(latency, 95) * 1000
-        threshold = result.threshold
-        pos = [r for r, a in zip(top_relevance, answerable) if a]
-        neg = [r for r, a in zip(top_relevance, answerable) if not a]
-        m["retrieval_answerable_kept"] = sum(r >= threshold for r in pos) / len(pos) if pos else 0.0
-        m["retrieval_unanswerable_refused"] = sum(r < threshold for r in neg) / len(neg) if neg else 0.0
+        pos = [k for k, a in zip(kept_flags, answerable) if a]
+        neg = [k for k, a in zip(kept_flags, answerable) if not a]
+        m["retrieval_answerable_kept"] = sum(pos) / len(pos) if pos else 0.0
+        m["retrieval_unanswerable_refused"] = (len(neg) - sum(neg)) / len(neg) if neg else 0.0
+        m["false_refusals"] = float(len(pos) - sum(pos))
+        for kind in sorted({g.kind for g in self.golden if g.kind}):
+            flags = [k for k, g in zip(kept_flags, self.golden) if g.kind == kind]
+            if kind == "near_miss":
+                m["near_miss_refused"] = (len(flags) - sum(flags)) / len(flags)
+            else:
+                m[f"false_refusals_{kind}"] = float(len(flags) - sum(flags))
+        m["decision_p50_ms"] = _percentile(decision_s, 50) * 1000
         result.calibrated_threshold = calibrate(top_relevance, answerable) if pos and neg else None
         if answer_rows:
             answered = [r for r in answer_rows if not r["unanswerable"]]
@@ -251,11 +265,8 @@ class Evaluator:
         }
 
     def _chunk_text(self, source) -> str:
-        row = self.kb._store._db.execute(
-            "SELECT text FROM chunks WHERE source = ? AND start = ? AND end = ? AND IFNULL(page, -1) = IFNULL(?, -1)",
-            (source.source, source.start, source.end, source.page),
-        ).fetchone()
-        return row[0] if row else source.snippet
+        _, passage, _ = self.kb.passage_in_context(source.source, source.page, source.start, source.end, 0)
+        return passage or source.snippet
 
 
 def config_overrides(name: str) -> dict[str, Any]:
@@ -269,7 +280,8 @@ def config_overrides(name: str) -> dict[str, Any]:
 
 
 METRIC_ORDER = ["questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "latency_p50_ms",
-                "latency_p95_ms", "retrieval_answerable_kept", "retrieval_unanswerable_refused", "answer_contains",
+                "latency_p95_ms", "decision_p50_ms", "retrieval_answerable_kept", "retrieval_unanswerable_refused",
+                "false_refusals", "false_refusals_paraphrase", "false_refusals_verbose", "near_miss_refused", "answer_contains",
                 "answer_exact", "answer_token_f1", "citation_precision", "false_refusal", "refusal_accuracy", "ttft_p50_s"]
 
 
@@ -296,4 +308,4 @@ def joint_calibration(results: Sequence[ConfigResult]) -> float | None:
     rows = [row for r in results for row in r.per_question]
     if not any(row["answerable"] for row in rows) or all(row["answerable"] for row in rows):
         return None
-    return calibrate([row["top_relevance"] for row in rows], [row["answerable"] for row in rows])
+    return calibrate([row.get("score", row["top_relevance"]) for row in rows], [row["answerable"] for row in rows])

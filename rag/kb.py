@@ -13,12 +13,13 @@ from ingest.pipeline import Ingestor, ProgressCallback
 from ingest.split import TokenSplitter
 from ingest.types import IngestReport
 from rag.answer import Answer, Answerer, AnswerStream
+from rag.answerable import AnswerabilityCheck
 from rag.conversation import Conversation
 from rag.conversation_store import ConversationStore
 from rag.errors import KnowledgeBaseError
 from rag.llm import ChatModel, GenerationOptions, create_chat_model
 from rag.prompt import PromptTemplate
-from rag.retrieve import Hit, Reranker, Retriever, SearchFilter, default_threshold, merge_hits
+from rag.retrieve import Hit, Reranker, Retriever, SearchFilter, default_floor, default_threshold, merge_hits
 from rag.settings import Settings
 from rag.store import DocumentRecord, KnowledgeBaseStore, Manifest
 from rag.text import KeywordTokenizer
@@ -179,6 +180,11 @@ class KnowledgeBase:
             return self.settings.score_threshold
         return default_threshold(self.settings.retrieval_mode, self._store.manifest.embedding_backend)
 
+    def answerability(self) -> AnswerabilityCheck:
+        """The decision whether the KB can answer: relevance threshold, then the question's codes and names."""
+        floor = self.settings.score_floor if self.settings.score_floor is not None else default_floor(self.settings.retrieval_mode)
+        return AnswerabilityCheck(self.threshold, self.tokenizer, self._store.document_mentions, self._store.has_term, floor)
+
     def retriever(self) -> Retriever:
         s = self.settings
         return Retriever(
@@ -219,7 +225,7 @@ class KnowledgeBase:
             chat_model=lambda: self.chat_model,
             template=PromptTemplate.load(self.settings.prompt_template),
             terms=self.tokenizer.tokenize,
-            threshold=self.threshold,
+            answerability=self.answerability(),
             top_k=self.settings.top_k,
             options=self.generation_options(adapter),
             max_question_chars=self.settings.max_question_chars,
@@ -267,6 +273,10 @@ class KnowledgeBase:
 
     def documents(self) -> list[DocumentRecord]:
         return self._store.documents()
+
+    def iter_chunks(self):
+        """Every stored chunk (ChunkRecord), for evaluation and export."""
+        return self._store.iter_chunks()
 
     def page_counts(self) -> dict[str, int]:
         return self._store.page_counts()

@@ -42,6 +42,9 @@ class KeywordIndex:
             return cls(None, row_ids)
         return cls(bm25s.BM25.load(str(directory), mmap=False), row_ids)
 
+    def __contains__(self, term: str) -> bool:
+        return term in self._vocab
+
     def __len__(self) -> int:
         return len(self._row_ids)
 

@@ -101,6 +101,16 @@ def is_english_only(embedder: Embedder) -> bool:
     return embedder.model_name == BUILTIN_MINILM or any(tag in name for tag in ENGLISH_ONLY_EMBEDDERS)
 
 
+# The floor of the uncertain band (see rag/answerable.py): under it a question shares next to nothing
+# with the KB (an off-topic question scores about 0.05 or less). Paraphrased answerable questions of the
+# shipped sets score from 0.06 up, with their passage ranked first.
+CALIBRATED_FLOORS: dict[str, float] = {"dense": 0.25, "keyword": 0.055, "hybrid": 0.055}
+
+
+def default_floor(mode: str) -> float:
+    return CALIBRATED_FLOORS[mode]
+
+
 def default_threshold(mode: str, embedder_backend: str) -> float:
     return CALIBRATED_THRESHOLDS[mode].get(embedder_backend, CALIBRATED_THRESHOLDS[mode]["sentence-transformers"])
 
@@ -214,7 +224,8 @@ class Retriever:
         ]
 
     def _term_coverage(self, terms: list[str], row_ids: list[int]) -> np.ndarray:
-        unique = list(dict.fromkeys(terms))
+        filler = self.tokenizer.filler_terms
+        unique = [t for t in dict.fromkeys(terms) if t not in filler] or list(dict.fromkeys(terms))
         if not unique:
             return np.zeros(len(row_ids), dtype=np.float32)
         idf = self.store.idf(unique)

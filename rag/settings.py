@@ -60,6 +60,7 @@ class Settings:
     keyword_weight: float = 1.0
     rrf_k: int = 60  # reciprocal-rank-fusion constant
     score_threshold: float | None = None  # None: the calibrated value for the retrieval mode
+    score_floor: float | None = None  # below it: refused unasked; up to the threshold the answer must be supported
     reranker_model: str | None = None  # cross-encoder path or hub name; None: no reranking
     mmr: bool = False
     mmr_lambda: float = 0.7  # 1.0 = pure relevance, 0.0 = pure diversity

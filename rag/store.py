@@ -396,6 +396,23 @@ class KnowledgeBaseStore:
     def idf(self, terms: list[str]) -> dict[str, float]:
         return self._keywords.idf(terms)
 
+    def has_term(self, term: str) -> bool:
+        """Whether any chunk holds this keyword term."""
+        return term in self._keywords
+
+    def document_mentions(self, source: str, text: str) -> bool:
+        """Whether any chunk of the document contains `text` (ASCII case ignored; for a code, also written
+        without its hyphen or with a space)."""
+        variants = {text.lower(), text.lower().replace("-", ""), text.lower().replace("-", " ")}
+        clause = " OR ".join("instr(lower(text), ?) > 0" for _ in variants)
+        row = self._db.execute(f"SELECT 1 FROM chunks WHERE source = ? AND ({clause}) LIMIT 1", (source, *variants)).fetchone()
+        return row is not None
+
+    def iter_chunks(self) -> Iterator[ChunkRecord]:
+        """Every chunk, in row order (for evaluation and export)."""
+        for row in self._db.execute("SELECT row_id, chunk_id, doc_id, source, page, start, end, text FROM chunks ORDER BY row_id"):
+            yield ChunkRecord(*row)
+
     def vectors(self, row_ids: Sequence[int]) -> np.ndarray:
         """Stored vectors for the given rows (MMR needs them)."""
         out = np.zeros((len(row_ids), self.manifest.dimension), dtype=np.float32)

@@ -21,6 +21,22 @@ CHINESE_STOPWORDS = frozenset(
 
 KEYWORD_TOKENIZER_VERSION = "nfkc-t2s-jieba-search-snowball-v1"
 
+# Words that say how to answer, not what about: they must not count in how much of a question a passage
+# covers ("请详细说明一下", "please explain in detail" sank good matches below the threshold).
+QUESTION_FILLER_EN = frozenset(
+    """please explain describe detail detailed details tell know like want would could possible exactly briefly
+    brief me us give provide information info""".split()
+)
+QUESTION_FILLER_ZH = frozenset(
+    """请 请问 麻烦 详细 详细点 说明 一下 解释 介绍 具体 告诉 我 我们 想 了解 知道 能否 可以 帮 帮忙 帮我 多少 什么 哪个 哪些
+    怎么 怎样 如何 多久 多长 多大 是否 一共 这个 那个 这款 那边 这边 呢 吗""".split()
+)
+# Product and part codes: letters and digits together (QF-200, VX40, H2S, IP55), not ordinals (2nd).
+_CODE = re.compile(r"(?<![\w-])(?=[a-z0-9-]*\d)(?=[a-z0-9-]*[a-z])[a-z0-9]+(?:-[a-z0-9]+)*(?![\w-])")
+_ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th)$")
+_TITLE = re.compile(r"《([^》]{2,40})》")
+_CAPITALISED = re.compile(r"(?<=[a-z0-9,;:] )[A-Z][a-z]{2,}(?: [A-Z][a-z]{2,})*")
+
 
 def contains_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
@@ -47,6 +63,12 @@ class KeywordTokenizer:
         tokenizer = jieba.Tokenizer()
         tokenizer.initialize()
         return tokenizer
+
+    @cached_property
+    def _tagger(self):
+        import jieba.posseg
+
+        return jieba.posseg.POSTokenizer(self._jieba)
 
     @cached_property
     def _t2s(self):
@@ -88,3 +110,25 @@ class KeywordTokenizer:
 
     def tokenize_many(self, texts: list[str]) -> list[list[str]]:
         return [self.tokenize(t) for t in texts]
+
+    @cached_property
+    def filler_terms(self) -> frozenset[str]:
+        """QUESTION_FILLER_* as this tokenizer's terms (English stemmed)."""
+        terms = set(QUESTION_FILLER_ZH)
+        for word in QUESTION_FILLER_EN:
+            terms.update(self.tokenize(word) or [word])
+        return frozenset(terms)
+
+    def codes(self, text: str) -> list[str]:
+        """Product, part and document codes in the text, normalised (qf-200, vx-40, h2s)."""
+        found = [m.group() for m in _CODE.finditer(self.normalise(text))]
+        return list(dict.fromkeys(c for c in found if not _ORDINAL.match(c)))
+
+    def names(self, text: str) -> list[str]:
+        """Proper names: capitalised words inside an English sentence, places and organisations in Chinese
+        (jieba's part-of-speech tags ns and nt), and titles in 《》."""
+        names = [m.group() for m in _CAPITALISED.finditer(text)]
+        if contains_cjk(text):
+            names += [w for w, flag in self._tagger.cut(self.normalise(text)) if flag in ("ns", "nt") and len(w) > 1]
+        names += [m.group(1) for m in _TITLE.finditer(text)]
+        return list(dict.fromkeys(names))

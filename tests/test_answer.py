@@ -1,17 +1,37 @@
+import pytest
 from rag.answer import attribute
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PromptTemplate
 from rag.text import KeywordTokenizer
 from tests.conftest import EchoChatModel
 
 
-def test_irrelevant_question_is_refused_without_calling_the_llm(sample_kb):
+def test_irrelevant_question_is_refused_without_calling_the_llm(make_kb, sample_copy):
     llm = EchoChatModel("should never be used")
-    answerer = sample_kb.answerer()
-    answerer._chat_model = lambda: llm
-    answer = answerer.ask("Who won the football world cup in 1998?")
-    assert answer.refused and answer.text == REFUSAL_EN and answer.sources == ()
+    kb = make_kb(chat_model=llm)
+    kb.ingest([sample_copy])
+    for question, refusal in [("Who won the football world cup in 1998?", REFUSAL_EN), ("法国的首都是哪里？", REFUSAL_ZH)]:
+        decision = kb.answerability().decide(question, kb.search(question, 5))
+        assert not decision.answerable, decision  # below the floor: not even the uncertain band
+        answer = kb.ask(question)
+        assert answer.refused and answer.text == refusal and answer.sources == ()
     assert llm.calls == []
-    assert answerer.ask("法国的首都是哪里？").text == REFUSAL_ZH
+
+
+def test_uncertain_band_answer_is_checked_before_it_is_shown(make_kb, sample_copy):
+    question = "Who is the chief executive of Qingshan Fluid Systems?"
+    kb = make_kb(chat_model=EchoChatModel("The chief executive is Zhang Wei [1]."))
+    kb.ingest([sample_copy])
+    decision = kb.answerability().decide(question, kb.search(question, 5))
+    assert decision.answerable and not decision.confident  # some overlap (the company name): the model is asked
+    stream = kb.ask_stream(question)
+    shown = "".join(stream)
+    assert "Zhang Wei" not in shown and stream.answer.refused  # the invented name never reached the user
+    paraphrase = "How fast may a forklift drive indoors?"
+    kb2 = make_kb(chat_model=EchoChatModel("8 km/h [1]."))
+    kb2.ingest([sample_copy])
+    assert not kb2.answerability().decide(paraphrase, kb2.search(paraphrase, 5)).confident
+    answer = kb2.ask(paraphrase)
+    assert not answer.refused and answer.text.startswith("8 km/h") and answer.cited_sources
 
 
 def test_answer_cites_the_context_it_repeats(make_kb, sample_copy):
@@ -80,3 +100,37 @@ def test_prompt_fits_the_window_dropping_history_first_then_documents(sample_kb)
     assert sum(count(m.content) + 8 for m in messages) <= 150
     messages, kept_hits, _ = template.fit("q", hits, history, count, 60)  # not even one document fits whole
     assert len(kept_hits) == 1 and len(kept_hits[0].chunk.text) < len(hits[0].chunk.text)
+
+
+@pytest.mark.parametrize(
+    "answer, question, supported",
+    [
+        ("QF-200 的出厂价格是 1260 元。", "QF-200 的出厂价格是多少？", False),  # 1260 is a weight in kg
+        ("16名员工", "常州工厂一共有多少名员工？", False),  # 16 is training hours
+        ("The VX-40 casing bolts need 85 N.m.", "What torque do the VX-40 casing bolts need?", False),  # the QF-200's
+        ("The CEO is Zhang Wei.", "Who is the chief executive?", False),
+        ("120立方米", "QF-200 这台泵每小时能送多少立方米的水？", True),
+        ("8 小时", "动火许可证多久有效？", True),  # a Chinese answer over an English passage
+        ("Tighten them to 85 N.m [1].", "How tight should the QF-200 housing screws be done up?", True),
+        ("Replace it at 10 drops per minute.", "At what leak rate should the QF-200 shaft seal be swapped out?", True),
+    ],
+)
+def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, question, supported):
+    from rag.answer import is_supported
+
+    tok = KeywordTokenizer()
+    contexts = ["整机重量：1260 kg 额定流量：120 m³/h", "新员工在进入生产现场之前，必须完成 16 学时的三级安全教育培训。",
+                "Casing bolts: tighten the casing bolts of the QF-200 to 85 N.m in a star pattern.",
+                "A hot-work permit is valid for one shift of at most 8 hours.",
+                "Replace the mechanical seal when leakage exceeds 10 drops per minute."]
+    assert is_supported(answer, question, contexts, tok.tokenize, tok.filler_terms, tok.codes) is supported
+
+
+def test_support_check_uses_the_sentence_the_answer_comes_from():
+    from rag.answer import is_supported
+
+    tok = KeywordTokenizer()
+    contexts = ["Casing bolts: tighten the casing bolts of the QF-200 to 85 N.m in a star pattern.\\n"
+                "Bearing temperature must stay below 85 degrees C during operation."]
+    assert not is_supported("The VX-40 casing bolts need 85 N.m in a star pattern.", "What torque do the VX-40 casing bolts need?",
+                            contexts, tok.tokenize, tok.filler_terms, tok.codes)

@@ -41,10 +41,15 @@ def test_shipped_sets_are_large_enough_and_mixed():
 @pytest.mark.parametrize(
     "golden, floors",
     [
-        ("sample_docs_en.jsonl", {"hit@1": 0.88, "hit@5": 0.96, "mrr@10": 0.93, "ndcg@10": 0.93,
-                                  "retrieval_answerable_kept": 0.9, "retrieval_unanswerable_refused": 0.75}),
-        ("sample_docs_zh.jsonl", {"hit@1": 0.95, "hit@5": 1.0, "mrr@10": 0.97, "ndcg@10": 0.95,
-                                  "retrieval_answerable_kept": 0.9, "retrieval_unanswerable_refused": 0.75}),
+        # With paraphrased, verbose and near-miss questions. Retrieval keeps an answerable question when it
+        # is confident or uncertain (the model then has to prove support), so "refused" counts only what
+        # retrieval refuses on its own; near-misses are refused by the name check.
+        ("sample_docs_en.jsonl", {"hit@1": 0.93, "hit@5": 0.98, "mrr@10": 0.95, "ndcg@10": 0.95,
+                                  "retrieval_answerable_kept": 0.97, "retrieval_unanswerable_refused": 0.4,
+                                  "near_miss_refused": 0.75}),
+        ("sample_docs_zh.jsonl", {"hit@1": 0.9, "hit@5": 0.98, "mrr@10": 0.93, "ndcg@10": 0.9,
+                                  "retrieval_answerable_kept": 0.95, "retrieval_unanswerable_refused": 0.4,
+                                  "near_miss_refused": 0.9}),
     ],
 )
 def test_hybrid_retrieval_meets_floors_on_shipped_sets(sample_kb, golden, floors):

@@ -1,0 +1,96 @@
+"""Whether the knowledge base can answer a question: the passages over the relevance threshold, then the
+question's key names checked against them.
+
+A near-miss (the KB holds the QF-200's grease interval, the question asks about the QF-350; the KB covers
+the Changzhou plant, the question asks about Shanghai) retrieves passages that look relevant. So a product
+or part code the question names must occur in a kept passage or elsewhere in that passage's document, and
+a proper name (a place or organisation, a 《title》) must occur somewhere in the KB; otherwise the answer
+is the honest "not in the knowledge base".
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from rag.retrieve import Hit
+from rag.text import KeywordTokenizer
+
+
+@dataclass(frozen=True)
+class Decision:
+    kept: tuple[Hit, ...]  # the passages to answer from; empty = refuse
+    reason: str  # answerable | uncertain | no relevant passage | names ... found nowhere in ...
+    confident: bool = False  # over the threshold; else (uncertain) the answer must prove it is supported
+    missing: tuple[str, ...] = ()  # the question's names the passages do not hold
+    seconds: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.kept)
+
+
+def _squash(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def _family(code: str) -> str:
+    """The letters a code starts with: qf-350 -> qf."""
+    return "".join(c for c in code.split("-")[0] if c.isalpha())
+
+
+class AnswerabilityCheck:
+    """Args:
+        threshold: minimum `Hit.relevance` of a passage worth answering from.
+        tokenizer: the KB's keyword tokenizer (normalisation, codes, names).
+        document_mentions: (source, text) -> whether that document mentions `text` anywhere.
+        known_term: term -> whether any chunk of the KB holds it.
+    """
+
+    def __init__(self, threshold: float, tokenizer: KeywordTokenizer,
+                 document_mentions: Callable[[str, str], bool], known_term: Callable[[str], bool], floor: float | None = None):
+        self.threshold = threshold
+        # Between floor and threshold a question is uncertain: asked in words the documents do not use
+        # (paraphrase), or not answerable at all. The model may answer, and its answer is kept only when
+        # the passages support it (rag/answer.py). Below the floor: refused without the model.
+        self.floor = threshold if floor is None else min(floor, threshold)
+        self._tokenizer = tokenizer
+        self._document_mentions = document_mentions
+        self._known_term = known_term
+
+    @property
+    def filler_terms(self) -> frozenset[str]:
+        """Question and politeness words, which say nothing about what the answer must contain."""
+        return self._tokenizer.filler_terms
+
+    def codes(self, text: str) -> list[str]:
+        return self._tokenizer.codes(text)
+
+    def _holds(self, hit: Hit, code: str) -> bool:
+        """Whether the passage is about `code`: it names it, or its document does and the passage names no
+        sibling (a QF-200 passage is not about the QF-350, even in a spec sheet listing both)."""
+        passage_codes = self._tokenizer.codes(hit.chunk.text)
+        if any(_squash(c) == _squash(code) for c in passage_codes):
+            return True
+        if any(_family(c) == _family(code) for c in passage_codes):
+            return False
+        return self._document_mentions(hit.chunk.source, code)
+
+    def decide(self, question: str, hits: Sequence[Hit]) -> Decision:
+        started = time.perf_counter()
+        top = max((h.relevance for h in hits), default=0.0)
+        confident = top >= self.threshold
+        relevant = tuple(h for h in hits if h.relevance >= (self.threshold if confident else self.floor))
+        if not relevant:
+            return Decision((), "no relevant passage", False, (), time.perf_counter() - started, {"top_relevance": top})
+        missing = [code for code in self._tokenizer.codes(question) if not any(self._holds(h, code) for h in relevant)]
+        for name in self._tokenizer.names(question):
+            terms = self._tokenizer.tokenize(name)
+            if terms and not any(self._known_term(t) for t in terms):
+                missing.append(name)
+        seconds = time.perf_counter() - started
+        if missing:
+            return Decision((), f"names {', '.join(missing)} found nowhere in the passages' documents", False,
+                            tuple(missing), seconds, {"top_relevance": top})
+        return Decision(relevant, "answerable" if confident else "uncertain", confident, (), seconds, {"top_relevance": top})
