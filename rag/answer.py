@@ -150,8 +150,9 @@ def _units_agree(answer_units: set[str], passage_units: set[str]) -> bool:
 
 def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
                  filler: frozenset[str] = frozenset(), codes: Callable[[str], list[str]] | None = None) -> bool:
-    """Whether the passages support what the answer adds to the question. Small models answer an
-    unanswerable question with a number borrowed from a passage, so:
+    """Whether the passages support what the answer adds to the question (an answer that adds nothing, only
+    repeating the question, is not supported). Small models answer an unanswerable question with a number
+    borrowed from a passage, so:
     - at least half of the answer's new terms occur in the passages ("The CEO is Zhang Wei" fails);
     - a quantity keeps its unit: a number the passages give only with another unit fails ("1260 元" over
       "1260 kg", "16 名员工" over "16 学时"); a Chinese unit may stand for its English one ("8 小时", "8 hours");
@@ -159,12 +160,14 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
       most of its terms) does not name other products only (the QF-200's bolt torque is not the VX-40's)."""
     asked = set(terms(question))
     new = set(terms(_CITATION.sub(" ", answer))) - asked - filler
+    if not new:
+        return False  # it only repeats the question: nothing in it can be supported
     seen: set[str] = set()
     for context in contexts:
         seen.update(terms(context))
     if not any(_is_cjk(t) for t in seen):  # a Chinese answer over English passages: compare what translates not
-        new = {t for t in new if not _is_cjk(t)}
-    if new and len(new & seen) < 0.5 * len(new):
+        new = {t for t in new if not _is_cjk(t)} or new
+    if len(new & seen) < 0.5 * len(new):
         return False
     given = _units(" ".join(contexts))
     for number, units in _units(_CITATION.sub(" ", answer)).items():

@@ -61,8 +61,8 @@ def _clean_rewrite(text: str, question: str, previous: str, terms: Callable[[str
     own = set(terms(question))
     if own and len(own & set(terms(text))) < math.ceil(0.67 * len(own)):
         return None
-    if set(terms(text)) == set(terms(previous)):
-        return None
+    if set(terms(text)) in (set(terms(previous)), set(terms(question))):
+        return None  # a copy of the previous question, or the follow-up unchanged: nothing was filled in
     return text
 
 

@@ -95,13 +95,14 @@ def test_feedback_is_stored_per_turn(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_real_model_answers_the_follow_up_from_the_same_passage(tmp_path, minilm):
+@pytest.mark.parametrize("follow_up", [FOLLOW_UP, "那每次加多少?"])
+def test_real_model_answers_the_follow_up_from_the_same_passage(tmp_path, minilm, follow_up):
     from tests.conftest import SAMPLE_DOCS
 
     kb = KnowledgeBase.create(tmp_path / "kb", embedder=minilm, max_new_tokens=60)
     kb.ingest([SAMPLE_DOCS])
     conv = kb.chat()
     conv.ask(FIRST)
-    second = conv.ask(FOLLOW_UP)
+    second = conv.ask(follow_up)
     assert not second.refused and "15" in second.text
     assert "maintenance_procedures.pdf:1" in [s.label for s in second.sources]
