@@ -188,6 +188,19 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
     return True
 
 
+def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ignore: frozenset[str] = frozenset()) -> str | None:
+    """The passage sentence sharing most content words with the question (names, codes and filler words
+    aside), or None when none shares any: the answer for a model that replied with a bare citation."""
+    wanted = set(terms(question)) - ignore
+    best, score = None, (0, False, 0)
+    for sentence in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n", passage):
+        # Ties go to the sentence with a figure in it, then to the longer one: headings tie with facts.
+        key = (len(wanted & set(terms(sentence))), any(c.isdigit() for c in sentence), len(sentence))
+        if key[0] and key > score:
+            best, score = sentence.strip(), key
+    return best
+
+
 def _family(code: str) -> str:
     return "".join(ch for ch in code.split("-")[0] if ch.isalpha())
 
@@ -213,6 +226,7 @@ class Answerer:
         self.answerability = answerability
         self._filler = answerability.filler_terms
         self._codes = answerability.codes
+        self._names = answerability.names
         self.top_k = top_k
         self.options = options
         self.max_question_chars = max_question_chars
@@ -258,7 +272,7 @@ class Answerer:
                 "generate_s": time.perf_counter() - generate_started,
                 "first_token_s": first_token_s or 0.0,
             }
-            text = text.strip()
+            text = self._quote_if_bare(text.strip(), asked, relevant) or text.strip()
             if _is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
             if not is_grounded(text, asked + " " + (query or ""), [document_for_prompt(h.chunk.text) for h in relevant], self._terms):
@@ -274,10 +288,19 @@ class Answerer:
 
         return AnswerStream(pieces, finish)
 
+    def _quote_if_bare(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """A reply that is only citations ("[2]") becomes the cited passage's sentence closest to the question."""
+        cited = [int(n) for n in _CITATION.findall(text) if 0 < int(n) <= len(relevant)]
+        if _CITATION.sub("", text).strip(" .。,，") or not cited:
+            return text
+        ignore = self._filler | set(self._codes(asked)) | {t for name in self._names(asked) for t in self._terms(name)}
+        quote = quote_for(asked, relevant[cited[0] - 1].chunk.text, self._terms, frozenset(ignore))
+        return f"{quote} [{cited[0]}]" if quote else ""
+
     def _checked(self, pieces: Iterator[str], question: str, asked: str, relevant: Sequence[Hit]) -> Iterator[str]:
-        text = "".join(pieces).strip()
+        text = self._quote_if_bare("".join(pieces).strip(), asked, relevant)
         contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-        if not _is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes):
+        if not text or (not _is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes)):
             text = refusal_for(question)
         yield text
 

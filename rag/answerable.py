@@ -67,6 +67,9 @@ class AnswerabilityCheck:
     def codes(self, text: str) -> list[str]:
         return self._tokenizer.codes(text)
 
+    def names(self, text: str) -> list[str]:
+        return self._tokenizer.names(text)
+
     def _holds(self, hit: Hit, code: str) -> bool:
         """Whether the passage is about `code`: it names it, or its document does and the passage names no
         sibling (a QF-200 passage is not about the QF-350, even in a spec sheet listing both)."""

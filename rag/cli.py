@@ -192,7 +192,10 @@ def _print_answer(answer_stream) -> Any:
         shown += piece
         click.echo(piece, nl=False)
     answer = answer_stream.answer
-    click.echo(answer.text[len(shown.strip()):] if answer.text.startswith(shown.strip()) else "")
+    if answer.text.startswith(shown.strip()):
+        click.echo(answer.text[len(shown.strip()):])  # citations attributed after generation
+    else:
+        click.echo("\n" + answer.text)  # a bare citation, replaced by the passage it cites
     if not answer.grounded:
         click.echo("\n(This answer shares nothing with the documents or the question, so no source is shown for it.)")
     return answer

@@ -134,3 +134,12 @@ def test_support_check_uses_the_sentence_the_answer_comes_from():
                 "Bearing temperature must stay below 85 degrees C during operation."]
     assert not is_supported("The VX-40 casing bolts need 85 N.m in a star pattern.", "What torque do the VX-40 casing bolts need?",
                             contexts, tok.tokenize, tok.filler_terms, tok.codes)
+
+
+def test_a_bare_citation_becomes_the_cited_sentence(make_kb, sample_copy):
+    kb = make_kb(chat_model=EchoChatModel("[1]"))
+    kb.ingest([sample_copy])
+    answer = kb.ask("Which phone line offers round-the-clock service?")
+    assert not answer.refused and "400-820-7788" in answer.text and answer.text.endswith("[1]")
+    refused = kb.ask("Who is the chief executive of Qingshan Fluid Systems?")  # no sentence shares "chief executive"
+    assert refused.refused
