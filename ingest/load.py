@@ -165,14 +165,24 @@ def load_text(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     return [Page(_decode_text(path, data))]
 
 
+INLINE_HTML = ["a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "i", "kbd", "mark", "q", "s", "samp",
+               "small", "span", "strong", "sub", "sup", "time", "u", "var", "font"]
+
+
 def load_html(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(_decode_text(path, data), "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "head", "svg"]):
         tag.decompose()
-    text = soup.get_text(separator="\n")
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.splitlines()]
+    # Inline elements are part of their sentence ("hotline is <b>400-820-7788</b>."): without this, the
+    # separator below would cut the sentence into paragraphs at every bold word or link.
+    for tag in soup(INLINE_HTML):
+        tag.unwrap()
+    soup.smooth()
+    # Line breaks in the HTML source mean nothing: only element boundaries (marked here) end a line.
+    text = soup.get_text(separator="\u2029")
+    lines = [re.sub(r"\s+", " ", line).strip() for line in text.split("\u2029")]
     # Block elements become one line each; a blank line between them keeps paragraphs apart for the splitter.
     return [Page("\n\n".join(line for line in lines if line))]
 

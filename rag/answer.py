@@ -192,11 +192,14 @@ def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ig
     """The passage sentence sharing most content words with the question (names, codes and filler words
     aside), or None when none shares any: the answer for a model that replied with a bare citation."""
     wanted = set(terms(question)) - ignore
-    best, score = None, (0, False, 0)
-    for sentence in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n", passage):
-        # Ties go to the sentence with a figure in it, then to the longer one: headings tie with facts.
-        key = (len(wanted & set(terms(sentence))), any(c.isdigit() for c in sentence), len(sentence))
-        if key[0] and key > score:
+    best, score = None, (0, False, 0.0)
+    text = re.sub(r"(?<!\n)\n(?!\n)", " ", passage)  # lines wrapped inside a sentence (PDF, HTML) join up
+    for sentence in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n\n", text):
+        sentence_terms = set(terms(sentence))
+        overlap = len(wanted & sentence_terms)
+        # Ties go to the sentence with a figure in it (headings tie with facts), then to the denser one.
+        key = (overlap, any(c.isdigit() for c in sentence), overlap / (1 + len(sentence_terms)))
+        if overlap and key > score:
             best, score = sentence.strip(), key
     return best
 

@@ -165,3 +165,17 @@ def test_nul_bytes_late_in_a_text_file_are_dropped(tmp_path: Path):
     path.write_bytes(b"Valve V-7 is checked weekly. " * 400 + b"\x00Torque\x00 is 40 Nm.\x01")
     text = load(path)[0].text
     assert "\x00" not in text and "\x01" not in text and text.endswith("Torque is 40 Nm.")
+
+
+def test_html_inline_elements_stay_in_their_sentence(tmp_path: Path):
+    path = tmp_path / "page.html"
+    path.write_text("<p>The hotline is <b>400-820-7788</b>, open <a href='x'>24 hours</a> a day.</p><p>Next.</p>",
+                    encoding="utf-8")
+    assert load(path)[0].text == "The hotline is 400-820-7788, open 24 hours a day.\n\nNext."
+
+
+def test_html_source_line_breaks_do_not_split_paragraphs(tmp_path: Path):
+    path = tmp_path / "page.html"
+    path.write_text("<p>Customers in the city of\n   Changzhou get an engineer\nwithin 24 hours.</p><ul><li>One</li><li>Two</li></ul>",
+                    encoding="utf-8")
+    assert load(path)[0].text == "Customers in the city of Changzhou get an engineer within 24 hours.\n\nOne\n\nTwo"
