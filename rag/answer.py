@@ -11,6 +11,7 @@ from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PriorTurn, PromptTemplate, displa
 from rag.answerable import AnswerabilityCheck
 from rag.retrieve import Hit, check_question
 from rag.sanitize import document_for_prompt
+from rag.text import code_family
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 SNIPPET_CHARS = 240
@@ -182,7 +183,7 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
         best = max(sentences, key=lambda s: len(answer_terms & set(terms(s))), default="")
         if answer_terms & set(terms(best)):
             # Product codes (two letters or more: QF-200, not M12) named where the answer comes from.
-            named = {c for c in codes(best) if len(_family(c)) >= 2}
+            named = {c for c in codes(best) if len(code_family(c)) >= 2}
             if named and not named & set(wanted):
                 return False
     return True
@@ -203,9 +204,6 @@ def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ig
             best, score = sentence.strip(), key
     return best
 
-
-def _family(code: str) -> str:
-    return "".join(ch for ch in code.split("-")[0] if ch.isalpha())
 
 
 class Answerer:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from rag.retrieve import Hit
-from rag.text import KeywordTokenizer
+from rag.text import KeywordTokenizer, code_family
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,6 @@ class Decision:
 
 def _squash(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum())
-
-
-def _family(code: str) -> str:
-    """The letters a code starts with: qf-350 -> qf."""
-    return "".join(c for c in code.split("-")[0] if c.isalpha())
 
 
 class AnswerabilityCheck:
@@ -76,7 +71,7 @@ class AnswerabilityCheck:
         passage_codes = self._tokenizer.codes(hit.chunk.text)
         if any(_squash(c) == _squash(code) for c in passage_codes):
             return True
-        if any(_family(c) == _family(code) for c in passage_codes):
+        if any(code_family(c) == code_family(code) for c in passage_codes):
             return False
         return self._document_mentions(hit.chunk.source, code)
 

@@ -218,7 +218,10 @@ class KnowledgeBase:
         """The top-k chunks for `question`, with scores, text, source, page and offsets."""
         return self.retriever().search(question, self.settings.top_k if k is None else k, filters)
 
-    def answerer(self, filters: SearchFilter | None = None, adapter: str | None = None) -> Answerer:
+    def answerer(self, filters: SearchFilter | None = None, adapter: str | None = None,
+                 options: GenerationOptions | None = None) -> Answerer:
+        """The retrieve-and-answer path; `options` replaces the settings' generation options (the server
+        passes a request's temperature, stop and token limit)."""
         retriever = self.retriever()
         return Answerer(
             search=lambda q, k: retriever.search(q, k, filters),
@@ -227,7 +230,7 @@ class KnowledgeBase:
             terms=self.tokenizer.tokenize,
             answerability=self.answerability(),
             top_k=self.settings.top_k,
-            options=self.generation_options(adapter),
+            options=options or self.generation_options(adapter),
             max_question_chars=self.settings.max_question_chars,
         )
 

@@ -49,6 +49,11 @@ def cjk_ratio(text: str) -> float:
     return sum(1 for c in letters if _CJK.match(c)) / len(letters)
 
 
+def code_family(code: str) -> str:
+    """The letters a product code starts with (qf-350 -> qf): codes of one family name sibling products."""
+    return "".join(c for c in code.split("-")[0] if c.isalpha())
+
+
 class KeywordTokenizer:
     """NFKC (full-width to half-width), traditional to simplified, lower case; jieba words for Chinese,
     stemmed words for English; model numbers such as qf-200 kept whole and also split."""

@@ -6,7 +6,7 @@ import hmac
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import AsyncIterator, Sequence
 
 from fastapi import FastAPI, Request
@@ -68,14 +68,11 @@ def _conversation(served: ServedKB, request: ChatCompletionRequest) -> tuple[Con
         "max_new_tokens": request.max_completion_tokens or request.max_tokens,
         "stop": tuple([request.stop] if isinstance(request.stop, str) else request.stop or ()),
     }.items() if v is not None}
-    from dataclasses import replace
-
     try:
         options = replace(options, **overrides)
     except ValueError as exc:
         raise APIError(400, str(exc)) from exc
-    answerer = kb.answerer()
-    answerer.options = options
+    answerer = kb.answerer(options=options)
     record = ConversationRecord("request", "", 0.0, 0.0, tuple(turns), len(turns))
     conversation = Conversation(answerer, lambda: kb.chat_model, kb.tokenizer.tokenize, None, record,
                                 history_turns=kb.settings.history_turns, rewrite=kb.settings.rewrite_follow_ups)
