@@ -295,7 +295,7 @@ def chat(kb_dir: Path | None, conversation_id: str | None, list_conversations: b
 @click.option("--kb", "kb_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
               help="Knowledge base to serve (repeatable); its directory name is the model name. Default: $RAG_KB_DIR, else ./rag_kb.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--api-key", default=None, help="Require this key from clients (default: $RAG_SERVER_API_KEY, else none).")
 @llm_options
 @_fail_cleanly
@@ -326,7 +326,7 @@ def serve(kb_dirs: tuple[Path, ...], host: str, port: int, api_key: str | None, 
 @main.command()
 @kb_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8501, show_default=True, type=int)
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535))
 def ui(kb_dir: Path | None, host: str, port: int) -> None:
     """Open the chat page (Streamlit) on the knowledge base."""
     import subprocess

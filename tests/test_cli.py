@@ -59,3 +59,9 @@ def test_chat_loop_follow_up_sources_reset_exit(tmp_path):
 def test_serve_on_a_missing_kb_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["serve", "--kb", str(tmp_path / "none")])
     assert result.exit_code == 1 and "not a knowledge base" in result.output and "Traceback" not in result.output
+
+
+def test_bad_port_is_a_usage_error():
+    for command in (["serve"], ["ui"]):
+        result = CliRunner().invoke(main, [*command, "--port", "99999"])
+        assert result.exit_code == 2 and "99999 is not in the range 1<=x<=65535" in result.output
