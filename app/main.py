@@ -8,7 +8,7 @@ import sys
 import streamlit as st
 
 from app import resources, sidebar
-from app.chat import render_chat
+from app.chat import current_conversation, render_chat
 from app.documents import render_documents
 from app.i18n import text
 from app.state import page_state
@@ -33,6 +33,7 @@ try:
 except RagError as exc:
     st.error(str(exc))
     st.stop()
+current_conversation(page, kb)  # reopen the latest one after a reload, before the sidebar marks it
 with st.sidebar:
     sidebar.render_conversations(page, kb)
     sidebar.render_settings(page, kb)

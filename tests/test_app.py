@@ -93,4 +93,5 @@ def test_conversation_is_restored_in_a_new_session(page_kb):
     shown = texts(reloaded)
     assert "How often must the QF\\-200 bearings be re\\-greased?" in shown
     assert "And how much grease each time?" in shown
-    assert any("How often must the QF-200" in b.label for b in reloaded.button)  # listed in the sidebar
+    listed = [b for b in reloaded.button if "How often must the QF-200" in b.label]  # in the sidebar, marked open
+    assert listed and listed[0].label.startswith("▶ ")
