@@ -53,6 +53,7 @@ class KnowledgeBase:
         self._store = store
         self.settings = settings
         self._chat_model = chat_model
+        self._adapter_chat_model: ChatModel | None = None  # transformers, beside a llama.cpp default
         manifest = store.manifest
         manifest.check_compatible(
             embedding_backend=settings.embedding_backend,
@@ -174,6 +175,31 @@ class KnowledgeBase:
             self._chat_model = create_chat_model(self.settings)
         return self._chat_model
 
+    def chat_model_for(self, adapter: str | None) -> ChatModel:
+        """The chat model, ready to answer with `adapter` (loaded with its parents on first use). With
+        llm_backend auto, an adapter asked for per question is served by the transformers backend (llama.cpp
+        cannot switch adapters), loaded beside the default model.
+
+        Raises:
+            ConfigError: unknown adapter or one trained for another base model.
+            ModelError: the backend cannot apply adapters.
+        """
+        if adapter is None:
+            return self.chat_model
+        from rag.finetune.adapters import layers_for
+        from rag.llm import LLM_BACKENDS, resolve_auto
+
+        loaded = self._chat_model
+        if (loaded is None or not loaded.capabilities.adapters) and self.settings.llm_backend == "auto" \
+                and resolve_auto(self.settings) == "llama-cpp":
+            if self._adapter_chat_model is None:
+                self._adapter_chat_model = LLM_BACKENDS["transformers"](self.settings)
+            model = self._adapter_chat_model
+        else:
+            model = self.chat_model
+        model.ensure_adapter(adapter, layers_for(self.settings))
+        return model
+
     @property
     def threshold(self) -> float:
         if self.settings.score_threshold is not None:
@@ -223,14 +249,19 @@ class KnowledgeBase:
         """The retrieve-and-answer path; `options` replaces the settings' generation options (the server
         passes a request's temperature, stop and token limit)."""
         retriever = self.retriever()
+        options = options or self.generation_options(adapter)
+        if options.adapter is not None and self.settings.llm_backend != "openai":
+            from rag.finetune.adapters import layers_for
+
+            layers_for(self.settings)(options.adapter)  # an unknown adapter fails now, not after retrieval
         return Answerer(
             search=lambda q, k: retriever.search(q, k, filters),
-            chat_model=lambda: self.chat_model,
+            chat_model=lambda: self.chat_model_for(options.adapter),
             template=PromptTemplate.load(self.settings.prompt_template),
             terms=self.tokenizer.tokenize,
             answerability=self.answerability(),
             top_k=self.settings.top_k,
-            options=options or self.generation_options(adapter),
+            options=options,
             max_question_chars=self.settings.max_question_chars,
         )
 

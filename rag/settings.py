@@ -24,12 +24,19 @@ def _default_cache_dir() -> Path:
     return Path(base) / "rag-kb"
 
 
+def _default_data_dir() -> Path:
+    # The user's own data (fine-tuned adapters) lives apart from the cache, which may be wiped.
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "rag-kb"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the system. Build it with `Settings.load(...)` at an entry point and pass it down."""
 
     kb_dir: Path = Path(DEFAULT_KB_DIR)  # knowledge-base directory
     cache_dir: Path = field(default_factory=_default_cache_dir)  # assembled and converted models
+    data_dir: Path = field(default_factory=_default_data_dir)  # the adapter registry (RAG_DATA_DIR)
     device: str = "auto"  # auto | cpu | cuda: where torch models run; auto picks CUDA when present
 
     # Embedding. None means: the model recorded in the KB manifest, or the built-in one for a new KB.
@@ -78,7 +85,7 @@ class Settings:
     temperature: float = 0.0  # 0 = greedy: answers from documents should not vary run to run
     top_p: float = 1.0
     seed: int | None = None
-    adapter: str | None = None  # a fine-tuned adapter to answer with (transformers or openai backends)
+    adapter: str | None = None  # default fine-tuned adapter (`rag adapters list`); transformers or openai backends
     prompt_template: Path | None = None  # TOML with `system` and `user`; None: the built-in template
 
     # Serving (`rag serve`) and the page (`rag ui`).

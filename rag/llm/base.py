@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
 
 from rag.errors import ModelError
 
@@ -71,6 +72,26 @@ class ChatModel(ABC):
                 f"the {type(self).__name__} backend cannot apply adapter {options.adapter!r}; answer with the "
                 "transformers backend (llm_backend = \"transformers\"), or serve the adapter with vLLM and use the openai backend"
             )
+
+
+    def ensure_adapter(self, name: str, layers: Callable[[str], Sequence[AdapterLayer]]) -> None:
+        """Make adapter `name` usable in `GenerationOptions(adapter=name)`. `layers(name)` gives the files
+        of it and of the adapters it sits on, industry layer first; a backend that loads adapters itself
+        loads those it has not yet. The default (a backend that cannot apply adapters) refuses.
+
+        Raises:
+            ModelError: this backend cannot apply adapters, or the files do not fit the model.
+        """
+        self.check_options(GenerationOptions(adapter=name))
+
+
+@dataclass(frozen=True)
+class AdapterLayer:
+    """One adapter's files and the LoRA adapters that must be active beneath it."""
+
+    name: str
+    path: Path
+    parents: tuple[str, ...] = ()
 
 
 def cut_at_stop(pieces: Iterator[str], stop: Sequence[str]) -> Iterator[str]:

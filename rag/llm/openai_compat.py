@@ -31,6 +31,9 @@ class OpenAICompatibleChatModel(ChatModel):
         self._backoff_s = backoff_s
         self.context_window = context_window
 
+    def ensure_adapter(self, name: str, layers) -> None:
+        """Nothing to load here: the server holds the adapter under that model name."""
+
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
         self.check_options(options)
         return cut_at_stop(self._generate(messages, options), options.stop)

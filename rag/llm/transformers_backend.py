@@ -7,10 +7,10 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from rag.errors import ModelError
-from rag.llm.base import Capabilities, ChatMessage, ChatModel, GenerationOptions, cut_at_stop
+from rag.llm.base import AdapterLayer, Capabilities, ChatMessage, ChatModel, GenerationOptions, cut_at_stop
 from rag.llm.builtin import BUILTIN_GGUF_SHA256, BUILTIN_QWEN, builtin_gguf
 from rag.sanitize import neutralise_special_tokens
 
@@ -76,6 +76,92 @@ def resolve_model_dir(model: str, cache_dir: Path) -> str:
     return model
 
 
+def load_causal_lm(model: str, cache_dir: Path, device: str):
+    """(model on `device` in its dtype, tokenizer, the folder or hub name it came from).
+
+    Raises:
+        ModelError: the model cannot be found or read.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = resolve_model_dir(model, cache_dir)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        loaded = AutoModelForCausalLM.from_pretrained(model_dir, dtype=_torch_dtype(device), attn_implementation="sdpa")
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load LLM {model!r} from {model_dir}: {exc}") from exc
+    return loaded.to(device), tokenizer, model_dir
+
+
+def special_tokens(tokenizer) -> list[str]:
+    """The tokenizer's special-token strings, longest first (what document text must not smuggle in)."""
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    return sorted(set(tokenizer.all_special_tokens) | {t.content for t in added.values() if getattr(t, "special", False)},
+                  key=len, reverse=True)
+
+
+def chat_inputs(tokenizer, messages: Sequence[ChatMessage], special: Sequence[str], add_generation_prompt: bool = True,
+                return_tensors: str | None = "pt"):
+    """The model's input for a chat, as generation sees it and as fine-tuning trains on it (one function,
+    so the two cannot drift apart). Special-token strings inside a message stay text: only the template
+    places real ones."""
+    return tokenizer.apply_chat_template(
+        [{"role": m.role, "content": neutralise_special_tokens(m.content, special)} for m in messages],
+        add_generation_prompt=add_generation_prompt,
+        return_tensors=return_tensors,
+        return_dict=True,
+    )
+
+
+class _AdapterSet:
+    """peft adapters on one base model. LoRA adapters are injected into the base model's layers (one
+    PeftModel holds them all, and any stack of them can be active); a prefix or p-tuning adapter is a
+    small PeftModel wrapped around the same base, so none of them copies the base weights."""
+
+    def __init__(self, base):
+        self._base = base
+        self._lora = None  # PeftModel holding every LoRA adapter
+        self._prompt: dict[str, object] = {}  # name -> PeftModel with one prompt-learning adapter
+        self._parents: dict[str, tuple[str, ...]] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._parents
+
+    def load(self, name: str, path: Path, parents: tuple[str, ...]) -> None:
+        try:
+            from peft import PeftConfig, PeftModel
+        except ImportError as exc:
+            raise ModelError("adapters need the package 'peft': pip install 'rag-kb[finetune]'") from exc
+        missing = [p for p in parents if p not in self._parents]
+        if missing:
+            raise ModelError(f"adapter {name!r} sits on {', '.join(missing)}, which is not loaded")
+        try:
+            config = PeftConfig.from_pretrained(str(path))
+            if config.is_prompt_learning:
+                self._prompt[name] = PeftModel.from_pretrained(self._base, str(path), adapter_name=name).eval()
+            elif self._lora is None:
+                self._lora = PeftModel.from_pretrained(self._base, str(path), adapter_name=name).eval()
+            else:
+                self._lora.load_adapter(str(path), adapter_name=name)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise ModelError(f"cannot load adapter {name!r} from {path}: {exc}") from exc
+        self._parents[name] = parents
+
+    def select(self, adapter: str | None, model_name: str):
+        """Make `adapter` (and its parents) the active ones; returns the module to generate with."""
+        if adapter is not None and adapter not in self._parents:
+            raise ModelError(f"adapter {adapter!r} is not loaded into {model_name}; known: {sorted(self._parents) or 'none'}")
+        loras = [] if adapter is None else [a for a in (*self._parents[adapter], adapter) if a not in self._prompt]
+        if self._lora is not None:
+            if loras:
+                self._lora.base_model.enable_adapter_layers()
+                self._lora.base_model.set_adapter(loras, inference_mode=True)
+            else:
+                self._lora.base_model.disable_adapter_layers()
+        # LoRA layers live inside the base model, so generating with the base uses whichever are active.
+        return self._prompt.get(adapter, self._base) if adapter is not None else self._base
+
+
 class TransformersChatModel(ChatModel):
     """Any causal LM with a chat template, by local path, hub name or GGUF file. On CUDA it runs in bf16
     (fp16 where bf16 is missing) with SDPA attention. One generation at a time per instance (a lock):
@@ -85,32 +171,20 @@ class TransformersChatModel(ChatModel):
 
     def __init__(self, model: str, cache_dir: Path, device: str = "auto"):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from ingest.embed import resolve_device
 
         self.name = model
         self.device = resolve_device(device)
-        model_dir = resolve_model_dir(model, Path(cache_dir))
-        try:
-            self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            self._model = AutoModelForCausalLM.from_pretrained(
-                model_dir, dtype=_torch_dtype(self.device), attn_implementation="sdpa"
-            )
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot load LLM {model!r} from {model_dir}: {exc}") from exc
-        self._model.to(self.device).eval()
+        self._model, self._tokenizer, self.model_dir = load_causal_lm(model, Path(cache_dir), self.device)
+        self._model.eval()
         if self._tokenizer.chat_template is None:
             raise ModelError(f"LLM {model!r} has no chat template; use an instruction-tuned model")
         self._torch = torch
         self._lock = threading.Lock()
         self.context_window = int(getattr(self._model.config, "max_position_embeddings", 4096) or 4096)
-        added = getattr(self._tokenizer, "added_tokens_decoder", {}) or {}
-        self._special_tokens = sorted(
-            set(self._tokenizer.all_special_tokens) | {t.content for t in added.values() if getattr(t, "special", False)},
-            key=len, reverse=True,
-        )
-        self._adapters: set[str] = set()
+        self._special_tokens = special_tokens(self._tokenizer)
+        self._adapters = _AdapterSet(self._model)
 
     @property
     def model(self):
@@ -124,30 +198,41 @@ class TransformersChatModel(ChatModel):
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def load_adapter(self, name: str, path: str | Path) -> None:
-        """Load a peft adapter beside the base weights; `GenerationOptions(adapter=name)` then uses it.
+    def load_adapter(self, name: str, path: str | Path, parents: Sequence[str] = ()) -> None:
+        """Load a peft adapter (LoRA, prefix or p-tuning) beside the base weights, once; afterwards
+        `GenerationOptions(adapter=name)` answers with it, and with the LoRA adapters in `parents` (already
+        loaded) active beneath it: a scenario adapter on its industry adapter. Switching costs milliseconds.
 
         Raises:
             ModelError: peft is missing or the adapter does not fit this model.
         """
-        try:
-            with self._lock:
-                self._model.load_adapter(str(path), adapter_name=name)
-                self._adapters.add(name)
-        except ImportError as exc:
-            raise ModelError("adapters need the package 'peft': pip install 'rag-kb[finetune]'") from exc
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise ModelError(f"cannot load adapter {name!r} from {path}: {exc}") from exc
+        with self._lock:
+            self._adapters.load(name, Path(path), tuple(parents))
 
-    def _select_adapter(self, adapter: str | None) -> None:
-        if adapter is None:
-            if self._adapters:
-                self._model.disable_adapters()
-            return
-        if adapter not in self._adapters:
-            raise ModelError(f"adapter {adapter!r} is not loaded into {self.name}; known: {sorted(self._adapters) or 'none'}")
-        self._model.enable_adapters()
-        self._model.set_adapter(adapter)
+    def has_adapter(self, name: str) -> bool:
+        return name in self._adapters
+
+    def ensure_adapter(self, name: str, layers: Callable[[str], Sequence[AdapterLayer]]) -> None:
+        for layer in layers(name):
+            if layer.name not in self._adapters:
+                self.load_adapter(layer.name, layer.path, layer.parents)
+
+    def reply_logprob(self, messages: Sequence[ChatMessage], reply: str, adapter: str | None = None) -> float:
+        """The log-probability the model (with `adapter`) gives `reply` as its answer to `messages`: how
+        much more likely an adapter makes the answers it was trained on."""
+        from rag.finetune.examples import TrainingExample
+        from rag.finetune.train import IGNORE, encode
+
+        ids, labels = encode(self._tokenizer, TrainingExample((*messages, ChatMessage("assistant", reply))), self._special_tokens)
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            model = self._adapters.select(adapter, self.name)
+            # p-tuning puts its virtual tokens' outputs first: the chat's own are the last len(ids).
+            logits = model(input_ids=torch.tensor([ids], device=self.device)).logits[0, -len(ids):-1].float()
+            targets = torch.tensor(labels[1:], device=self.device)
+            keep = targets != IGNORE
+            picked = torch.log_softmax(logits[keep], dim=-1).gather(1, targets[keep].unsqueeze(1))
+        return float(picked.sum())
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
         self.check_options(options)
@@ -156,13 +241,7 @@ class TransformersChatModel(ChatModel):
     def _generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-        inputs = self._tokenizer.apply_chat_template(
-            # Special-token strings inside a message stay text: only the template places real ones.
-            [{"role": m.role, "content": neutralise_special_tokens(m.content, self._special_tokens)} for m in messages],
-            add_generation_prompt=True,
-            return_tensors="pt",
-            return_dict=True,
-        ).to(self.device)
+        inputs = chat_inputs(self._tokenizer, messages, self._special_tokens).to(self.device)
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
         sampling = (
             {"do_sample": True, "temperature": options.temperature, "top_p": options.top_p}
@@ -179,7 +258,7 @@ class TransformersChatModel(ChatModel):
         def run() -> None:
             try:
                 with self._torch.inference_mode():
-                    self._model.generate(
+                    model.generate(
                         **inputs,
                         max_new_tokens=options.max_new_tokens,
                         streamer=streamer,
@@ -193,7 +272,7 @@ class TransformersChatModel(ChatModel):
                 streamer.end()
 
         with self._lock:
-            self._select_adapter(options.adapter)
+            model = self._adapters.select(options.adapter, self.name)
             if options.seed is not None:
                 self._torch.manual_seed(options.seed)
             worker = threading.Thread(target=run, daemon=True)
