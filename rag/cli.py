@@ -13,8 +13,8 @@ from typing import Any, Callable, Iterator
 import click
 
 from ingest.walk import SYMLINK_POLICIES
-from rag.errors import RagError
-from rag.llm import LLM_BACKENDS
+from rag.cli_finetune import adapters, finetune
+from rag.cli_common import fail_cleanly as _fail_cleanly, kb_option, llm_options, settings_for as _settings
 from rag.settings import Settings
 
 
@@ -26,31 +26,6 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # model-loading bars; ours stay on
     for name in ("transformers", "sentence_transformers", "jieba", "bm25s", "faiss"):
         logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def _fail_cleanly(command: Callable) -> Callable:
-    """Library errors become one line on stderr and exit code 1, not a traceback."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except RagError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper
-
-
-kb_option = click.option(
-    "--kb", "kb_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Knowledge-base directory (default: $RAG_KB_DIR, else ./rag_kb).",
-)
-
-
-def _settings(kb_dir: Path | None, **overrides: Any) -> Settings:
-    return Settings.load(kb_dir, overrides)
 
 
 def _open_kb(settings: Settings):
@@ -170,19 +145,6 @@ def search(question: str, kb_dir: Path | None, top_k: int | None, retrieval_mode
         where = f"{Path(c.source).name}" + (f":{c.page}" if c.page is not None else "")
         click.echo(f"[{hit.rank}] {where} chars {c.start}-{c.end}  relevance {hit.relevance:.2f}")
         click.echo("    " + " ".join(c.text.split())[:300])
-
-
-def llm_options(command: Callable) -> Callable:
-    """The options that choose and steer the LLM, shared by ask, chat and serve."""
-    for option in reversed([
-        click.option("--llm-backend", type=click.Choice(sorted(LLM_BACKENDS)), default=None,
-                     help="auto (default): llama.cpp for GGUF models, else transformers."),
-        click.option("--llm-model", default=None, help="LLM path, hub name, .gguf file or server model name."),
-        click.option("--llm-base-url", default=None, help="Base URL of an OpenAI-compatible server."),
-        click.option("--adapter", default=None, help="Fine-tuned adapter to answer with."),
-    ]):
-        command = option(command)
-    return command
 
 
 def _print_answer(answer_stream) -> Any:
@@ -354,9 +316,11 @@ def ui(kb_dir: Path | None, host: str, port: int) -> None:
 @click.option("--compare", nargs=2, default=None, help="Two configurations side by side (same as --config A --config B).")
 @click.option("--answers", is_flag=True, help="Also generate answers with the LLM and score them (slow).")
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write all figures as JSON.")
+@click.option("--calibrate", is_flag=True,
+              help="Fit the KB's own score_threshold and score_floor on GOLDEN and write them into its rag.toml.")
 @_fail_cleanly
 def eval_command(golden: tuple[Path, ...], docs: Path | None, kb_dir: Path | None, configs: tuple[str, ...],
-                 compare: tuple[str, str] | None, answers: bool, json_out: Path | None) -> None:
+                 compare: tuple[str, str] | None, answers: bool, json_out: Path | None, calibrate: bool) -> None:
     """Measure retrieval (hit@k, MRR, nDCG, latency) and, with --answers, answer quality on GOLDEN sets."""
     import tempfile
     from dataclasses import asdict
@@ -366,6 +330,11 @@ def eval_command(golden: tuple[Path, ...], docs: Path | None, kb_dir: Path | Non
     from rag.evaluate import Evaluator, config_overrides, load_golden, markdown_table
     from rag.kb import KnowledgeBase
 
+    if calibrate:
+        if docs is not None or configs or compare:
+            raise click.UsageError("--calibrate fits the thresholds of one KB as it is configured: give --kb, not --docs or --config")
+        _calibrate_kb(kb_dir, [q for path in golden for q in load_golden(path)])
+        return
     names = list(configs) + list(compare or ()) or ["hybrid"]
     sets = {path.name: load_golden(path) for path in golden}
     results: dict[str, list] = {name: [] for name in sets}
@@ -404,6 +373,28 @@ def eval_command(golden: tuple[Path, ...], docs: Path | None, kb_dir: Path | Non
         json_out.write_text(json.dumps({s: [asdict(r) for r in rows] for s, rows in results.items()},
                                        ensure_ascii=False, indent=2), encoding="utf-8")
         click.echo(f"figures written to {json_out}")
+
+
+def _calibrate_kb(kb_dir: Path | None, questions: list) -> None:
+    from tqdm import tqdm
+
+    from rag.evaluate import Evaluator, fit_kb_thresholds
+    from rag.settings import write_kb_settings
+
+    kb = _open_kb(_settings(kb_dir))
+    check = kb.answerability()
+    bar = tqdm(total=len(questions), desc="calibrate", file=sys.stderr, disable=None, leave=False)
+    result = Evaluator(kb, questions).run("kb", progress=lambda done, total: bar.update(done - bar.n))
+    bar.close()
+    fitted = fit_kb_thresholds(result.per_question, check.threshold, check.floor)
+    tuned = kb.with_settings(**fitted)
+    after = Evaluator(tuned, questions).run("calibrated").metrics
+    path = write_kb_settings(kb.settings.kb_dir, fitted)
+    before = result.metrics
+    click.echo(f"threshold {check.threshold:.4f} -> {fitted['score_threshold']:.4f}, floor {check.floor:.4f} -> "
+               f"{fitted['score_floor']:.4f} (written to {path})")
+    for key in ("retrieval_answerable_kept", "retrieval_unanswerable_refused"):
+        click.echo(f"{key}: {before[key]:.3f} -> {after[key]:.3f}")
 
 
 @main.group()
@@ -445,6 +436,9 @@ def kb_remove(document: str, kb_dir: Path | None) -> None:
     removed = _open_kb(_settings(kb_dir)).remove(document)
     click.echo(f"removed {document} ({removed} chunks)")
 
+
+main.add_command(finetune)
+main.add_command(adapters)
 
 if __name__ == "__main__":
     main()

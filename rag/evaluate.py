@@ -152,6 +152,27 @@ def calibrate(top_relevance: Sequence[float], answerable: Sequence[bool]) -> flo
     return round(statistics.median(winners), 3)
 
 
+RETRIEVED_WITHIN = 5  # an answerable question whose passage ranks this high should not be refused
+FLOOR_MARGIN = 0.9  # the floor sits this far below the lowest score kept, not on it
+
+
+def fit_kb_thresholds(rows: Sequence[dict[str, Any]], threshold: float, floor: float) -> dict[str, float]:
+    """`score_threshold` and `score_floor` for one KB from its own golden rows (`ConfigResult.per_question`).
+
+    The floor is lowered until every answerable question whose passage was retrieved in the top 5 clears
+    it (questions below the floor are refused without asking the model; between floor and threshold the
+    answer must prove itself supported). With unanswerable questions too, the threshold is refitted on
+    them as `calibrate` does; without, it stays as it is.
+    """
+    retrievable = [r["score"] for r in rows if r["answerable"] and r.get("first_relevant_rank") is not None
+                   and r["first_relevant_rank"] <= RETRIEVED_WITHIN and r["score"] > 0]
+    fitted_floor = min(floor, round(min(retrievable) * FLOOR_MARGIN, 4)) if retrievable else floor
+    fitted_threshold = threshold
+    if any(r["answerable"] for r in rows) and not all(r["answerable"] for r in rows):
+        fitted_threshold = calibrate([r["score"] for r in rows], [r["answerable"] for r in rows])
+    return {"score_threshold": max(fitted_threshold, fitted_floor), "score_floor": fitted_floor}
+
+
 class Evaluator:
     """Runs one golden set against one configured knowledge base."""
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 import typing
@@ -184,6 +185,41 @@ class Settings:
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+
+def write_kb_settings(kb_dir: str | Path, values: Mapping[str, Any]) -> Path:
+    """Set keys in a KB's rag.toml, keeping the others; returns the file.
+
+    Raises:
+        ConfigError: an unknown key, or a value TOML cannot hold here (only scalars are written).
+    """
+    known = {f.name for f in fields(Settings)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    path = Path(kb_dir) / KB_CONFIG_FILE
+    current: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            current = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    current.update(values)
+    lines = []
+    for key, value in current.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            text = repr(value)
+        elif isinstance(value, (str, Path)):
+            text = json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
+        else:
+            raise ConfigError(f"{key}: cannot write a {type(value).__name__} to {path}")
+        lines.append(f"{key} = {text}")
+    staging = path.with_name(path.name + ".tmp")
+    staging.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(staging, path)
+    return path
 
 
 def _coerce(spec: dataclasses.Field, value: Any, source: str) -> Any:
