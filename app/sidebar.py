@@ -9,6 +9,7 @@ import streamlit as st
 from app.i18n import text
 from app.state import PageState
 from rag.errors import RagError
+from rag.finetune.adapters import usable_adapters
 from rag.kb import KnowledgeBase
 from rag.llm import LLM_BACKENDS
 from rag.store import KnowledgeBaseStore
@@ -96,9 +97,18 @@ def render_settings(page: PageState, kb: KnowledgeBase) -> None:
         o["llm_model"] = st.text_input(text("model", lang), o.get("llm_model", s.llm_model), key="set-model")
         o["temperature"] = st.slider(text("temperature", lang), 0.0, 1.5, float(o.get("temperature", s.temperature)), 0.05,
                                      key="set-temperature")
-        adapters = [None] + ([s.adapter] if s.adapter else [])
-        o["adapter"] = st.selectbox(text("adapter", lang), adapters, format_func=lambda a: a or text("no_adapter", lang),
-                                    key="set-adapter")
+        entries = {e.name: e for e in usable_adapters(s.replace(llm_model=o["llm_model"]))}
+        adapters = [None] + sorted(set(entries) | ({s.adapter} if s.adapter else set()))
+        chosen = o.get("adapter", s.adapter)
+
+        def label(name: str | None) -> str:
+            if name is None:
+                return text("no_adapter", lang)
+            entry = entries.get(name)
+            return name if entry is None else f"{name} ({entry.layer}{' / ' + entry.parent if entry.parent else ''})"
+
+        o["adapter"] = st.selectbox(text("adapter", lang), adapters, format_func=label, key="set-adapter",
+                                    index=adapters.index(chosen) if chosen in adapters else 0)
     languages = ["auto", "en", "zh"]
     names = {"auto": "Auto / 自动", "en": "English", "zh": "中文"}
     page.language_choice = st.selectbox(text("language", lang), languages, index=languages.index(page.language_choice),

@@ -210,3 +210,108 @@ def test_export_merged_gives_full_weights_that_answer_like_the_stack(tiny: Setti
         assert merged.reply_logprob(question, answer) == pytest.approx(stacked.reply_logprob(question, answer, "shifts"), abs=0.5)
     with pytest.raises(AdapterError, match="not empty"):
         export_merged(tiny, "shifts", out)
+
+
+def _question_writer(calls: list):
+    """Test double for the LLM that writes question-answer pairs: asks about the first figure of the
+    passage, and on every third call answers with a figure the passage does not hold; every fifth reply
+    is unreadable."""
+    import re
+
+    def reply(messages) -> str:
+        calls.append(1)
+        passage = messages[-1].content.split("<<<\n", 1)[1].split("\n>>>", 1)[0]
+        if len(calls) % 5 == 0:
+            return "I cannot write a question."
+        figure = re.search(r"\d[\d,.]*\s*[A-Za-z%°]*", passage)
+        topic = " ".join(re.findall(r"[A-Za-z]{5,}", passage)[:3]) or passage[:12]
+        answer = "999 widgets" if len(calls) % 3 == 0 else (figure.group(0).strip() if figure else passage[:20])
+        return f"Question: What does the handbook say about {topic}?\nAnswer: {answer}"
+
+    return reply
+
+
+def test_a_raft_dataset_built_from_a_kb_quotes_and_cites_the_oracle(make_kb, tmp_path: Path):
+    import re
+
+    from tests.conftest import SAMPLE_DOCS, EchoChatModel
+    from rag.evaluate import load_golden
+    from rag.finetune.build import DatasetBuilder, write_golden
+    from rag.prompt import REFUSAL_EN, REFUSAL_ZH
+
+    calls: list = []
+    writer = EchoChatModel(_question_writer(calls))
+    kb = make_kb(chat_model=writer)
+    kb.ingest([SAMPLE_DOCS])
+    report = DatasetBuilder(kb, writer, distractors=2, refusal_share=0.5, heldout_share=0.25, seed=3).build(12)
+    assert report.dropped_unparsed >= 1 and report.dropped_unsupported >= 1
+    answers = [e for e in report.examples if e.meta["kind"] == "answer"]
+    refusals = [e for e in report.examples if e.meta["kind"] == "refusal"]
+    assert answers and refusals and report.heldout_questions >= 1
+    for example in answers:
+        blocks = re.findall(r"<document>\n\[(\d+)\] \((.+?)\)\n(.*?)\n</document>", example.prompt[-1].content, re.S)
+        assert len(blocks) == 3  # the oracle among two distractors
+        cited = re.fullmatch(r"[\"“](.+)[\"”] ?\[(\d+)\]", example.target, re.S)
+        assert cited, example.target
+        quote, number = cited.group(1), cited.group(2)
+        assert quote == example.meta["quote"]
+        oracle = next(b for b in blocks if b[0] == number)
+        assert " ".join(quote.split()) in " ".join(oracle[2].split())
+        assert "999 widgets" not in example.target
+    for example in refusals:
+        assert example.target in (REFUSAL_EN, REFUSAL_ZH)
+        assert " ".join(example.meta["quote"].split()) not in " ".join(example.prompt[-1].content.split())
+    golden = tmp_path / "heldout.jsonl"
+    write_golden(golden, report.golden)
+    held = load_golden(golden)
+    assert len(held) == report.heldout_questions
+    trained_questions = {e.prompt[-1].content.rsplit("Question: ", 1)[-1].split("\n")[0] for e in report.examples}
+    assert not {q.question for q in held} & trained_questions  # held out means never trained on
+
+
+def test_cli_registry_and_calibration(tiny: Settings, tmp_path: Path, make_kb, monkeypatch: pytest.MonkeyPatch):
+    import tomllib
+
+    from click.testing import CliRunner
+
+    from rag.cli import main
+    from rag.kb import KnowledgeBase
+    from tests.conftest import SAMPLE_DOCS
+
+    train(tiny, dataset(tmp_path, "a", QUESTION_A, ANSWER_A), "pumps", "industry", TrainConfig(**FAST))
+    monkeypatch.setenv("RAG_DATA_DIR", str(tiny.data_dir))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["adapters", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [record] = json.loads(listed.output)
+    assert {"name", "layer", "parent", "method", "base_model", "base_model_sha256", "dataset_sha256", "dataset_examples",
+            "dataset_bytes", "hyperparameters", "train_loss", "heldout_metrics", "created"} <= set(record)
+    assert record["name"] == "pumps" and record["hyperparameters"]["rank"] == 4 and record["dataset_examples"] == 4
+    shown = runner.invoke(main, ["adapters", "show", "pumps"])
+    assert json.loads(shown.output)["path"].endswith("pumps")
+    bad = runner.invoke(main, ["ask", "What is the pump code?", "--kb", str(tmp_path / "kb0"), "--adapter", "nope"])
+    assert bad.exit_code != 0
+    removed = runner.invoke(main, ["adapters", "remove", "pumps"])
+    assert removed.exit_code == 0 and json.loads(runner.invoke(main, ["adapters", "list", "--json"]).output) == []
+    assert runner.invoke(main, ["adapters", "remove", "pumps"]).output.startswith("Error: no adapter 'pumps'")
+
+    kb = make_kb()
+    kb.ingest([SAMPLE_DOCS])
+    before = kb.answerability()
+    golden = tmp_path / "own.jsonl"
+    # Answerable questions in a user's own words, whose passages rank high but score low.
+    golden.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"question": "how long can I run the forklift indoors fast", "answers": ["10 km/h"]},
+        {"question": "what do new people have to sit through before starting", "answers": ["16"]},
+        {"question": "逃生用的过道最窄可以留多宽？", "answers": ["1.2"]},
+    ]) + "\n", encoding="utf-8")
+    result = runner.invoke(main, ["eval", str(golden), "--kb", str(kb.settings.kb_dir), "--calibrate"])
+    assert result.exit_code == 0, result.output
+    written = tomllib.loads((kb.settings.kb_dir / "rag.toml").read_text(encoding="utf-8"))
+    # The Chinese question's passage ranks in the top 5 below the default floor: the fitted floor keeps it.
+    assert written["score_floor"] < before.floor and written["score_threshold"] >= written["score_floor"]
+    assert "retrieval_answerable_kept: 0.667 -> 1.000" in result.output, result.output
+    reopened = KnowledgeBase.open(kb.settings.kb_dir)
+    assert reopened.answerability().floor == written["score_floor"]
+    refused = runner.invoke(main, ["eval", str(golden), "--kb", str(kb.settings.kb_dir), "--calibrate", "--config", "dense"])
+    assert refused.exit_code == 2 and "not --docs or --config" in refused.output

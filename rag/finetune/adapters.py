@@ -148,6 +148,11 @@ def layers_for(settings: Settings) -> Callable[[str], list[AdapterLayer]]:
     return layers
 
 
+def usable_adapters(settings: Settings) -> list[AdapterEntry]:
+    """The registered adapters trained for the settings' LLM (what a selector may offer)."""
+    return [e for e in registry_for(settings).list() if e.base_model == settings.llm_model]
+
+
 def export_merged(settings: Settings, name: str, out: Path) -> Path:
     """Full weights with the adapter and its parents merged in (safetensors and tokenizer), for serving
     with any engine that reads a Hugging Face folder.
@@ -186,4 +191,4 @@ def export_merged(settings: Settings, name: str, out: Path) -> Path:
 
 
 __all__ = ["AdapterError", "base_model_sha256", "check_layers", "export_merged", "layers_for", "record_metrics",
-           "registry_for", "train"]
+           "registry_for", "train", "usable_adapters"]

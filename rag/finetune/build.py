@@ -7,6 +7,7 @@ golden set in `rag eval`'s format."""
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 MIN_CHUNK_CHARS = 120  # headings and stubs hold nothing to ask about
 MAX_ANSWER_CHARS = 300
+ROUNDS = 4  # times a chunk may be asked when the KB has fewer chunks than questions wanted
 
 _ASK_EN = ("Passage:\n<<<\n{text}\n>>>\n\nWrite one question that a reader of this passage could ask and that the "
            "passage answers, then the answer copied word for word from the passage (a short phrase).\n"
@@ -77,13 +79,28 @@ def supporting_quote(question: str, answer: str, passage: str, terms: Callable[[
     the passage sentence closest to question and answer together, if the passage supports the answer."""
     squashed = _squash(answer)
     if len(squashed) >= 2 and squashed in _squash(passage):
-        # Recover the passage's original spelling of the answer (spacing and punctuation as written).
+        # Find the answer as the passage writes it (spacing and punctuation may differ), then quote its
+        # sentence: "16" alone loses the unit and what it counts.
         pattern = r"\W*".join(re.escape(ch) for ch in re.sub(r"\W+", "", answer))
         found = re.search(pattern, passage, re.IGNORECASE) if pattern else None
-        return found.group(0).strip() if found else answer
+        if found is None:
+            return answer
+        sentence = sentence_around(passage, found.start(), found.end())
+        return sentence if len(sentence) <= MAX_ANSWER_CHARS else found.group(0).strip()
     if not is_supported(answer, question, [passage], terms):
         return None
     return quote_for(f"{question} {answer}", passage, terms)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n\s*\n|\n(?=\s*(?:[-*|#]|\d+\.))")
+
+
+def sentence_around(passage: str, start: int, end: int) -> str:
+    """The sentence (or list item, or table row) of `passage` holding the span start:end, on one line."""
+    left = max((m.end() for m in _SENTENCE_END.finditer(passage, 0, start)), default=0)
+    following = _SENTENCE_END.search(passage, end)
+    right = following.start() if following else len(passage)
+    return " ".join(passage[left:right].split())
 
 
 def cited_answer(quote: str, number: int, question: str) -> str:
@@ -117,24 +134,29 @@ class DatasetBuilder:
         self.rng.shuffle(chunks)
         return chunks[:count]
 
-    def ask_pair(self, chunk: "ChunkRecord") -> tuple[str, str] | None:
+    def ask_pair(self, chunk: "ChunkRecord", attempt: int = 0) -> tuple[str, str] | None:
+        """A question and answer about `chunk`: greedy the first time, sampled on later attempts (a small
+        corpus is asked more than once, and each attempt should find another question)."""
         ask = _ASK_ZH if cjk_ratio(chunk.text) > 0.3 else _ASK_EN
-        reply = self.chat_model.generate([ChatMessage("user", ask.replace("{text}", chunk.text))],
-                                         GenerationOptions(max_new_tokens=160))
+        options = GenerationOptions(max_new_tokens=160) if attempt == 0 else GenerationOptions(
+            max_new_tokens=160, temperature=0.9, top_p=0.95, seed=attempt * 7919 + self.rng.randint(0, 9999))
+        reply = self.chat_model.generate([ChatMessage("user", ask.replace("{text}", chunk.text))], options)
         return parse_pair(reply)
 
     def pairs(self, questions: int, progress: Callable[[int, int], None] | None = None,
               report: BuildReport | None = None) -> list[QAPair]:
-        """Up to `questions` supported pairs, from at most three times as many chunks."""
+        """Up to `questions` supported pairs, from at most three times as many chunks (asked up to ROUNDS times
+        each when the KB is smaller)."""
         report = report or BuildReport()
         kept: list[QAPair] = []
         seen: set[str] = set()
         chunks = self.sample_chunks(questions * 3)
-        for index, chunk in enumerate(chunks, 1):
+        rounds = max(1, min(ROUNDS, math.ceil(questions * 1.5 / len(chunks))))
+        for attempt, chunk in ((a, c) for a in range(rounds) for c in chunks):
             if len(kept) >= questions:
                 break
             report.chunks_sampled += 1
-            parsed = self.ask_pair(chunk)
+            parsed = self.ask_pair(chunk, attempt)
             if progress is not None:
                 progress(len(kept), questions)
             if parsed is None:
@@ -168,7 +190,7 @@ class DatasetBuilder:
         hits, number = self._context(pair, with_oracle=not refusal)
         messages = self.template.render(pair.question, hits)
         reply = refusal_for(pair.question) if refusal else cited_answer(pair.quote, number, pair.question)
-        meta = {"kind": "refusal" if refusal else "answer", "source": display_source(pair.chunk.source)}
+        meta = {"kind": "refusal" if refusal else "answer", "source": display_source(pair.chunk.source), "quote": pair.quote}
         return TrainingExample((*messages, ChatMessage("assistant", reply)), meta)
 
     def build(self, questions: int, progress: Callable[[int, int], None] | None = None) -> BuildReport:
