@@ -23,6 +23,28 @@ sys.path.insert(0, str(ROOT))
 METRICS = ("answer_contains", "citation_precision", "false_refusal", "refusal_accuracy")
 
 
+def switching_cost(model, names: list[str]) -> dict:
+    """A one-token reply with the adapter changed before each call, against the same adapter each time:
+    the difference is what switching costs (the base weights are never reloaded)."""
+    import statistics
+
+    from rag.llm.base import ChatMessage, GenerationOptions
+
+    messages = [ChatMessage("user", "How often must the QF-200 bearings be re-greased?")]
+
+    def timed(adapter: str | None) -> float:
+        started = time.perf_counter()
+        model.generate(messages, GenerationOptions(max_new_tokens=1, adapter=adapter))
+        return time.perf_counter() - started
+
+    cycle = names + [None]
+    same = [timed(names[0]) for _ in range(6)]
+    switched = [timed(cycle[i % len(cycle)]) for i in range(6 * len(cycle))]
+    return {"same_adapter_ms": round(statistics.median(same) * 1000, 1),
+            "switching_ms": round(statistics.median(switched) * 1000, 1),
+            "switch_overhead_ms": round((statistics.median(switched) - statistics.median(same)) * 1000, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
@@ -47,9 +69,17 @@ def main() -> None:
     from rag.settings import Settings
 
     evalsets = ROOT / "rag" / "evalsets"
-    limit = args.eval_questions or None
-    shipped = {"en (in domain)": load_golden(evalsets / "sample_docs_en.jsonl")[:limit],
-               "zh (forgetting)": load_golden(evalsets / "sample_docs_zh.jsonl")[:limit]}
+    def subset(path: Path) -> list:
+        """The first questions of a shipped set, a third of them unanswerable (so refusal is scored too)."""
+        questions = load_golden(path)
+        if not args.eval_questions:
+            return questions
+        refusals = max(2, args.eval_questions // 3)
+        return ([q for q in questions if not q.unanswerable][: args.eval_questions - refusals]
+                + [q for q in questions if q.unanswerable][:refusals])
+
+    shipped = {"en (in domain)": subset(evalsets / "sample_docs_en.jsonl"),
+               "zh (forgetting)": subset(evalsets / "sample_docs_zh.jsonl")}
     figures: dict = {"steps": args.steps, "questions": args.questions, "methods": {}}
     with tempfile.TemporaryDirectory(prefix="rag-finetune-") as scratch:
         scratch = Path(scratch)
@@ -108,6 +138,9 @@ def main() -> None:
             row["after"] = score(entry.name)
             figures["methods"][method] = row
             print(f"{method}: {json.dumps(row)}", flush=True)
+
+        figures["switch"] = switching_cost(model, [f"bench-{m}" for m in args.methods.split(",")])
+        print(f"adapter switching: {json.dumps(figures['switch'])}", flush=True)
 
     print()
     print("| configuration | steps/s | peak MB | loss first → last | " + " | ".join(

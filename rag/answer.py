@@ -149,6 +149,13 @@ def _units_agree(answer_units: set[str], passage_units: set[str]) -> bool:
     return False
 
 
+# A question that asks what something costs is answered by an amount of money, not by the nearest figure.
+_ASKS_PRICE = re.compile(r"\b(?:prices?|priced|costs?|fees?|charges?)\b|how much (?:do|does|is|are|will)\b.*\b(?:pay|charge|cost)"
+                         r"|价格|价钱|多少钱|售价|报价|费用|单价|收费", re.IGNORECASE)
+_MONEY = re.compile(r"[$€£¥￥]|\b(?:USD|EUR|RMB|CNY|GBP|JPY|dollars?|euros?|yuan|free of charge)\b|元|美元|欧元|免费",
+                    re.IGNORECASE)
+
+
 def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
                  filler: frozenset[str] = frozenset(), codes: Callable[[str], list[str]] | None = None) -> bool:
     """Whether the passages support what the answer adds to the question (an answer that adds nothing, only
@@ -157,8 +164,11 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
     - at least half of the answer's new terms occur in the passages ("The CEO is Zhang Wei" fails);
     - a quantity keeps its unit: a number the passages give only with another unit fails ("1260 元" over
       "1260 kg", "16 名员工" over "16 学时"); a Chinese unit may stand for its English one ("8 小时", "8 hours");
+    - a question about a price or cost is answered with an amount of money;
     - when the question names a product code, the passage sentence the answer comes from (the one sharing
       most of its terms) does not name other products only (the QF-200's bolt torque is not the VX-40's)."""
+    if _ASKS_PRICE.search(question) and not _MONEY.search(answer):
+        return False  # "the list price of a VX-40" is not its 40 L/min
     asked = set(terms(question))
     new = set(terms(_CITATION.sub(" ", answer))) - asked - filler
     if not new:

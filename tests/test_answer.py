@@ -113,6 +113,8 @@ def test_prompt_fits_the_window_dropping_history_first_then_documents(sample_kb)
         ("8 小时", "动火许可证多久有效？", True),  # a Chinese answer over an English passage
         ("Tighten them to 85 N.m [1].", "How tight should the QF-200 housing screws be done up?", True),
         ("Replace it at 10 drops per minute.", "At what leak rate should the QF-200 shaft seal be swapped out?", True),
+        ("The VX-40 delivers 40 L/min [1].", "What is the list price of a VX-40 pump?", False),  # not money
+        ("A QF-200 costs USD 1,200 [5].", "How much does a QF-200 cost?", True),
     ],
 )
 def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, question, supported):
@@ -122,7 +124,8 @@ def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, que
     contexts = ["整机重量：1260 kg 额定流量：120 m³/h", "新员工在进入生产现场之前，必须完成 16 学时的三级安全教育培训。",
                 "Casing bolts: tighten the casing bolts of the QF-200 to 85 N.m in a star pattern.",
                 "A hot-work permit is valid for one shift of at most 8 hours.",
-                "Replace the mechanical seal when leakage exceeds 10 drops per minute."]
+                "Replace the mechanical seal when leakage exceeds 10 drops per minute.",
+                "List price of the QF-200: USD 1,200 per unit. The VX-40 delivers 40 L/min."]
     assert is_supported(answer, question, contexts, tok.tokenize, tok.filler_terms, tok.codes) is supported
 
 

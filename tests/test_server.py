@@ -93,6 +93,7 @@ def test_unrelated_question_is_refused_without_sources(server):
     "body, status, fragment",
     [
         ({"model": "nope", "messages": [{"role": "user", "content": "q"}]}, 404, "no knowledge base named 'nope'"),
+        ({"model": "handbook:nope", "messages": [{"role": "user", "content": "q"}]}, 404, "no adapter 'nope'"),
         ({"model": "handbook", "messages": []}, 400, "messages"),
         ({"model": "handbook", "messages": [{"role": "assistant", "content": "hi"}]}, 400, "last message must be a user message"),
         ({"model": "handbook", "messages": [{"role": "user", "content": "   "}]}, 400, "question is empty"),

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from rag.answer import Answer
 from rag.conversation import Conversation
 from rag.conversation_store import ConversationRecord, Turn
-from rag.errors import ModelError, QuestionError, RagError
+from rag.errors import ConfigError, ModelError, QuestionError, RagError
 from rag.kb import KnowledgeBase
 from rag.prompt import display_source
 from rag.server.schemas import (AssistantMessage, ChatCompletion, ChatCompletionRequest, Choice, ModelCard, ModelList,
@@ -47,7 +47,7 @@ def _sources(answer: Answer) -> list[SourceOut]:
                       end=s.end, snippet=s.snippet, relevance=round(s.relevance, 4), cited=s.cited) for s in answer.sources]
 
 
-def _conversation(served: ServedKB, request: ChatCompletionRequest) -> tuple[Conversation, str]:
+def _conversation(served: ServedKB, request: ChatCompletionRequest, adapter: str | None = None) -> tuple[Conversation, str]:
     """The request's messages as a conversation (not saved) and the question to answer: the last user
     message; earlier user/assistant pairs are its history. System messages are ignored: the knowledge
     base answers with its own prompt, which a client must not be able to replace."""
@@ -62,7 +62,7 @@ def _conversation(served: ServedKB, request: ChatCompletionRequest) -> tuple[Con
             turns.append(Turn(pending, message.text(), refused=False))
             pending = None
     kb = served.kb
-    options = kb.generation_options()
+    options = kb.generation_options(adapter)
     overrides = {k: v for k, v in {
         "temperature": request.temperature, "top_p": request.top_p, "seed": request.seed,
         "max_new_tokens": request.max_completion_tokens or request.max_tokens,
@@ -123,11 +123,18 @@ def create_app(kbs: Sequence[ServedKB], api_key: str | None = None) -> FastAPI:
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(request: ChatCompletionRequest, http: Request):
-        if request.model not in served:
-            raise APIError(404, f"no knowledge base named {request.model!r}; served: {', '.join(sorted(served))}",
+        # "KB:ADAPTER" answers from KB with a fine-tuned adapter, as vLLM names a LoRA by model name.
+        kb_name, _, adapter = request.model.partition(":")
+        if kb_name not in served:
+            raise APIError(404, f"no knowledge base named {kb_name!r}; served: {', '.join(sorted(served))}",
                            code="model_not_found")
-        kb_served = served[request.model]
-        conversation, question = _conversation(kb_served, request)
+        kb_served = served[kb_name]
+        if adapter:
+            try:
+                kb_served.kb.answerer(adapter=adapter)
+            except ConfigError as exc:
+                raise APIError(404, str(exc), code="model_not_found") from exc
+        conversation, question = _conversation(kb_served, request, adapter or None)
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         # Rewriting a follow-up and retrieving run before the first byte, so their errors are HTTP errors.
