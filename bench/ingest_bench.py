@@ -66,7 +66,7 @@ def main() -> None:
         kb = KnowledgeBase.create(work / "kb_big", embedder=embedder)
         report = ingest_figures(f"generated {args.pages} pages", kb, [work / "corpus"])
 
-        texts = [r[0] for r in kb._store._db.execute("SELECT text FROM chunks")]
+        texts = [c.text for c in kb.iter_chunks()]
         started = time.perf_counter()
         embedder.embed_passages(texts, batch_size=32)
         raw = time.perf_counter() - started

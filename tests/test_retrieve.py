@@ -11,7 +11,10 @@ def test_english_question_finds_the_pdf_page(sample_kb):
     top = hits[0].chunk
     assert Path(top.source).name == "maintenance_procedures.pdf" and top.page == 1
     assert "2,000 operating hours" in top.text
-    assert hits[0].relevance >= hits[-1].relevance - 1e-6 or hits[0].score >= hits[-1].score
+    # The question copies the document's words: its passage clears the threshold, so it is answered
+    # without the uncertain band's support check.
+    assert hits[0].relevance >= sample_kb.threshold
+    assert [h.rank for h in hits] == [1, 2, 3]
 
 
 def test_chinese_question_finds_the_chinese_spec(sample_kb):
