@@ -214,8 +214,8 @@ def test_export_merged_gives_full_weights_that_answer_like_the_stack(tiny: Setti
 
 def _question_writer(calls: list):
     """Test double for the LLM that writes question-answer pairs: asks about the first figure of the
-    passage, and on every third call answers with a figure the passage does not hold; every fifth reply
-    is unreadable."""
+    passage; on every third call answers with a figure the passage does not hold, on every seventh asks
+    a question that names nothing in the passage; every fifth reply is unreadable."""
     import re
 
     def reply(messages) -> str:
@@ -226,6 +226,8 @@ def _question_writer(calls: list):
         figure = re.search(r"\d[\d,.]*\s*[A-Za-z%°]*", passage)
         topic = " ".join(re.findall(r"[A-Za-z]{5,}", passage)[:3]) or passage[:12]
         answer = "999 widgets" if len(calls) % 3 == 0 else (figure.group(0).strip() if figure else passage[:20])
+        if len(calls) % 7 == 0:  # a question that means nothing without the passage beside it
+            return f"Question: Which of the following statements is false?\nAnswer: {answer}"
         return f"Question: What does the handbook say about {topic}?\nAnswer: {answer}"
 
     return reply
@@ -258,6 +260,7 @@ def test_a_raft_dataset_built_from_a_kb_quotes_and_cites_the_oracle(make_kb, tmp
         oracle = next(b for b in blocks if b[0] == number)
         assert " ".join(quote.split()) in " ".join(oracle[2].split())
         assert "999 widgets" not in example.target
+        assert "statements is false" not in example.prompt[-1].content
     for example in refusals:
         assert example.target in (REFUSAL_EN, REFUSAL_ZH)
         assert " ".join(example.meta["quote"].split()) not in " ".join(example.prompt[-1].content.split())

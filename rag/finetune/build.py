@@ -103,6 +103,19 @@ def sentence_around(passage: str, start: int, end: int) -> str:
     return " ".join(passage[left:right].split())
 
 
+_FIGURE = re.compile(r"\d[\d,.]*\s*(?:[%°℃]|[A-Za-z]+(?:[./][A-Za-z]+)?(?:\s+hours?|\s+months?)?|[\u4e00-\u9fff]{1,2})?")
+
+
+def golden_answers(pair: QAPair) -> list[str]:
+    """Strings a correct answer contains (any one counts): the model's answer where the chunk has it
+    word for word and it is short; else its figures the chunk also gives ("8 hours"); else the quote."""
+    passage = _squash(pair.chunk.text)
+    if _squash(pair.answer) in passage and len(pair.answer) <= 60:
+        return [pair.answer]
+    figures = [f.strip() for f in _FIGURE.findall(pair.answer) if _squash(f) and _squash(f) in passage]
+    return figures or [pair.quote]
+
+
 def cited_answer(quote: str, number: int, question: str) -> str:
     """The target reply: the oracle's words, quoted, with its number."""
     if cjk_ratio(question) > 0.3:
@@ -164,13 +177,20 @@ class DatasetBuilder:
                 continue
             report.pairs_generated += 1
             question, answer = parsed
-            quote = supporting_quote(question, answer, chunk.text, self.terms)
+            quote = supporting_quote(question, answer, chunk.text, self.terms) if self.about(question, chunk) else None
             if quote is None or _squash(question) in seen:
                 report.dropped_unsupported += 1
                 continue
             seen.add(_squash(question))
             kept.append(QAPair(question, answer, quote, chunk))
         return kept
+
+    def about(self, question: str, chunk: "ChunkRecord") -> bool:
+        """Whether the question names at least two of the chunk's content words: "Which of the following
+        statements is false?" means nothing without the passage beside it, so it teaches nothing."""
+        filler = self.kb.tokenizer.filler_terms
+        asked = {t for t in self.terms(question) if t not in filler and (len(t) > 1 or not t.isascii())}
+        return len(asked & set(self.terms(chunk.text))) >= 2
 
     def _context(self, pair: QAPair, with_oracle: bool) -> tuple[list[Hit], int | None]:
         """Distractors retrieved for the question (never a chunk holding the quote), with the oracle
@@ -210,7 +230,7 @@ class DatasetBuilder:
         self.rng.shuffle(report.examples)
         report.train_examples = len(report.examples)
         for pair in heldout:
-            answers = [pair.answer] if _squash(pair.answer) in _squash(pair.chunk.text) else [pair.quote]
+            answers = golden_answers(pair)
             report.golden.append({"question": pair.question, "answers": answers,
                                   "sources": [display_source(pair.chunk.source)], "kind": "generated"})
         report.heldout_questions = len(report.golden)
