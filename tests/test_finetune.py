@@ -157,6 +157,24 @@ def test_virtual_token_methods_train_and_answer(tiny: Settings, tmp_path: Path, 
     model = TransformersChatModel(tiny.llm_model, tiny.cache_dir, device="cpu")
     model.ensure_adapter("pumps", layers_for(tiny))
     assert model.reply_logprob(QUESTION_A, ANSWER_A, "pumps") > model.reply_logprob(QUESTION_A, ANSWER_A)
+
+    # Generation applies the virtual tokens as peft's own forward pass does (greedy, token by token).
+    import torch
+    from peft import PeftModel
+
+    from rag.llm.base import GenerationOptions
+    from rag.llm.transformers_backend import chat_inputs, load_causal_lm, special_tokens
+
+    base, tokenizer, _ = load_causal_lm(tiny.llm_model, tiny.cache_dir, "cpu")
+    reference = PeftModel.from_pretrained(base, str(AdapterRegistry(tiny.data_dir).path("pumps"))).eval()
+    ids = chat_inputs(tokenizer, QUESTION_A, special_tokens(tokenizer))["input_ids"]
+    new: list[int] = []
+    with torch.no_grad():
+        for _ in range(6):
+            token = int(reference(input_ids=torch.cat([ids, torch.tensor([new], dtype=torch.long)], dim=1)).logits[0, -1].argmax())
+            new.append(token)
+    expected = tokenizer.decode(new, skip_special_tokens=True)
+    assert model.generate(QUESTION_A, GenerationOptions(max_new_tokens=6, adapter="pumps")) == expected
     with pytest.raises(AdapterError, match="cannot be merged"):
         export_merged(tiny, "pumps", tmp_path / "merged")
 

@@ -161,6 +161,10 @@ class _AdapterSet:
         # LoRA layers live inside the base model, so generating with the base uses whichever are active.
         return self._prompt.get(adapter, self._base) if adapter is not None else self._base
 
+    def prompt_adapter(self, adapter: str | None):
+        """The PeftModel of a prefix or p-tuning adapter, or None for LoRA and no adapter."""
+        return self._prompt.get(adapter) if adapter is not None else None
+
 
 class TransformersChatModel(ChatModel):
     """Any causal LM with a chat template, by local path, hub name or GGUF file. On CUDA it runs in bf16
@@ -238,6 +242,54 @@ class TransformersChatModel(ChatModel):
         self.check_options(options)
         return cut_at_stop(self._generate(messages, options), options.stop)
 
+    def _decode_with_virtual_tokens(self, prompt_model, inputs, options: GenerationOptions) -> Iterator[str]:
+        """Generation under a prefix or p-tuning adapter, decoded here: peft 0.21's `generate` passes its
+        virtual tokens as `past_key_values`, which transformers 5 ignores once it sets up its own cache
+        (the adapter had no effect) or re-reads every step (p-tuning took minutes per answer). The virtual
+        tokens go in exactly as in training: prefix keys and values as the cache before the prompt, p-tuning
+        embeddings before the prompt's embeddings."""
+        torch = self._torch
+        config = prompt_model.peft_config[prompt_model.active_adapter]
+        ids = inputs["input_ids"]
+        virtual = config.num_virtual_tokens
+        mask = torch.ones((1, virtual + ids.shape[1]), dtype=torch.long, device=self.device)
+        base = self._model
+        with torch.inference_mode():
+            prompt = prompt_model.get_prompt(batch_size=1)
+            if config.peft_type == "PREFIX_TUNING":
+                if isinstance(prompt, (tuple, list)):
+                    from transformers import DynamicCache
+
+                    prompt = DynamicCache.from_legacy_cache(prompt)
+                out = base(input_ids=ids, past_key_values=prompt, attention_mask=mask, use_cache=True)
+            else:
+                embeds = base.get_input_embeddings()(ids)
+                out = base(inputs_embeds=torch.cat([prompt.to(embeds.dtype), embeds], dim=1), attention_mask=mask,
+                           use_cache=True)
+            stop_ids = self._model.generation_config.eos_token_id
+            stop_ids = set(stop_ids if isinstance(stop_ids, list) else [stop_ids]) | {self._tokenizer.eos_token_id}
+            generated: list[int] = []
+            shown = ""
+            for _ in range(options.max_new_tokens):
+                logits = out.logits[0, -1].float()
+                if options.temperature > 0:
+                    probs = torch.softmax(logits / options.temperature, dim=-1)
+                    ordered, order = torch.sort(probs, descending=True)
+                    keep = torch.cumsum(ordered, dim=-1) - ordered < options.top_p  # nucleus
+                    token = int(order[keep][torch.multinomial(ordered[keep] / ordered[keep].sum(), 1)])
+                else:
+                    token = int(torch.argmax(logits))
+                if token in stop_ids:
+                    break
+                generated.append(token)
+                text = self._tokenizer.decode(generated, skip_special_tokens=True)
+                if not text.endswith("\ufffd"):  # hold back half a multi-byte character
+                    yield text[len(shown):]
+                    shown = text
+                mask = torch.cat([mask, mask.new_ones((1, 1))], dim=1)
+                out = base(input_ids=torch.tensor([[token]], device=self.device), past_key_values=out.past_key_values,
+                           attention_mask=mask, use_cache=True)
+
     def _generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
@@ -275,6 +327,10 @@ class TransformersChatModel(ChatModel):
             model = self._adapters.select(options.adapter, self.name)
             if options.seed is not None:
                 self._torch.manual_seed(options.seed)
+            prompt_model = self._adapters.prompt_adapter(options.adapter)
+            if prompt_model is not None:
+                yield from self._decode_with_virtual_tokens(prompt_model, inputs, options)
+                return
             worker = threading.Thread(target=run, daemon=True)
             worker.start()
             try:
