@@ -271,9 +271,11 @@ def test_a_raft_dataset_built_from_a_kb_quotes_and_cites_the_oracle(make_kb, tmp
     for example in answers:
         blocks = re.findall(r"<document>\n\[(\d+)\] \((.+?)\)\n(.*?)\n</document>", example.prompt[-1].content, re.S)
         assert len(blocks) == 3  # the oracle among two distractors
-        cited = re.fullmatch(r"[\"“](.+)[\"”] ?\[(\d+)\]", example.target, re.S)
+        # Either the quote alone with its number, or the short answer with its number, then the quote.
+        cited = (re.fullmatch(r"[\"“](?P<q>.+)[\"”] ?\[(?P<n>\d+)\]", example.target, re.S)
+                 or re.fullmatch(r".+? ?\[(?P<n>\d+)\](?:\. The document says: |——原文：)[\"“](?P<q>.+)[\"”]", example.target, re.S))
         assert cited, example.target
-        quote, number = cited.group(1), cited.group(2)
+        quote, number = cited.group("q"), cited.group("n")
         assert quote == example.meta["quote"]
         oracle = next(b for b in blocks if b[0] == number)
         assert " ".join(quote.split()) in " ".join(oracle[2].split())

@@ -116,11 +116,15 @@ def golden_answers(pair: QAPair) -> list[str]:
     return figures or [pair.quote]
 
 
-def cited_answer(quote: str, number: int, question: str) -> str:
-    """The target reply: the oracle's words, quoted, with its number."""
-    if cjk_ratio(question) > 0.3:
-        return f"“{quote}”[{number}]"
-    return f"\"{quote}\" [{number}]"
+def cited_answer(answer: str, quote: str, number: int, question: str) -> str:
+    """The target reply: the short answer with the oracle's number, then the oracle's own words quoted.
+    The short answer comes first because that is what a small model already does well; what it learns
+    is to cite and to show where the answer stands (a model taught to quote whole sentences first
+    learned to quote the passage's first sentence)."""
+    chinese = cjk_ratio(question) > 0.3
+    if _squash(answer) == _squash(quote):
+        return f"“{quote}”[{number}]" if chinese else f"\"{quote}\" [{number}]"
+    return f"{answer}[{number}]——原文：“{quote}”" if chinese else f"{answer} [{number}]. The document says: \"{quote}\""
 
 
 class DatasetBuilder:
@@ -209,7 +213,7 @@ class DatasetBuilder:
     def example(self, pair: QAPair, refusal: bool) -> TrainingExample:
         hits, number = self._context(pair, with_oracle=not refusal)
         messages = self.template.render(pair.question, hits)
-        reply = refusal_for(pair.question) if refusal else cited_answer(pair.quote, number, pair.question)
+        reply = refusal_for(pair.question) if refusal else cited_answer(pair.answer, pair.quote, number, pair.question)
         meta = {"kind": "refusal" if refusal else "answer", "source": display_source(pair.chunk.source), "quote": pair.quote}
         return TrainingExample((*messages, ChatMessage("assistant", reply)), meta)
 
