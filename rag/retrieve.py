@@ -92,10 +92,12 @@ def is_english_only(embedder: Embedder) -> bool:
 
 
 # The floor of the uncertain band (see rag/answerable.py): under it a question shares next to nothing
-# with the KB. Fitted by the rule `rag eval --calibrate` applies to a KB's own golden set
-# (rag/evaluate.py: fit_kb_thresholds): 10 % under the lowest score of an answerable question of the
-# shipped sets whose passage ranks in the top 5 (a paraphrase scoring 0.049, its passage fifth).
-CALIBRATED_FLOORS: dict[str, float] = {"dense": 0.25, "keyword": 0.044, "hybrid": 0.044}
+# with the KB (an off-topic question scores about 0.05 or less). Paraphrased answerable questions of the
+# shipped sets score from 0.06 up, with their passage ranked first. A lower floor (0.044, fitted by
+# `rag eval --calibrate`'s rule) was measured and rejected: the question it was meant to keep still had
+# its passage under the floor (the top scores were other passages'), and the extra 0.045 passages it let
+# into other prompts turned one more answer into a refusal (灭火器指针到红区后要多快换掉？).
+CALIBRATED_FLOORS: dict[str, float] = {"dense": 0.25, "keyword": 0.055, "hybrid": 0.055}
 
 
 def default_floor(mode: str) -> float:
