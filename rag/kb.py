@@ -53,7 +53,9 @@ class KnowledgeBase:
         self._store = store
         self.settings = settings
         self._chat_model = chat_model
-        self._adapter_chat_model: ChatModel | None = None  # transformers, beside a llama.cpp default
+        # The transformers model that serves adapters beside a llama.cpp default; a dict so that views
+        # made by with_settings share the one model (the page makes a view per question).
+        self._adapter_models: dict[str, ChatModel] = {}
         manifest = store.manifest
         manifest.check_compatible(
             embedding_backend=settings.embedding_backend,
@@ -192,9 +194,9 @@ class KnowledgeBase:
         loaded = self._chat_model
         if (loaded is None or not loaded.capabilities.adapters) and self.settings.llm_backend == "auto" \
                 and resolve_auto(self.settings) == "llama-cpp":
-            if self._adapter_chat_model is None:
-                self._adapter_chat_model = LLM_BACKENDS["transformers"](self.settings)
-            model = self._adapter_chat_model
+            if "transformers" not in self._adapter_models:
+                self._adapter_models["transformers"] = LLM_BACKENDS["transformers"](self.settings)
+            model = self._adapter_models["transformers"]
         else:
             model = self.chat_model
         model.ensure_adapter(adapter, layers_for(self.settings))
@@ -339,7 +341,10 @@ class KnowledgeBase:
         same_llm = all(getattr(settings, k) == getattr(self.settings, k) for k in llm_keys)
         if chat_model is None and same_llm:
             chat_model = self._chat_model
-        return KnowledgeBase(self._store, settings, chat_model=chat_model, embedder=self.embedder)
+        view = KnowledgeBase(self._store, settings, chat_model=chat_model, embedder=self.embedder)
+        if same_llm:
+            view._adapter_models = self._adapter_models
+        return view
 
     def remove(self, document: str) -> int:
         """Remove one document, named by full path, file name (if unique) or document id; returns chunks removed.

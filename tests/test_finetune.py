@@ -338,3 +338,25 @@ def test_cli_registry_and_calibration(tiny: Settings, tmp_path: Path, make_kb, m
     assert reopened.answerability().floor == written["score_floor"]
     refused = runner.invoke(main, ["eval", str(golden), "--kb", str(kb.settings.kb_dir), "--calibrate", "--config", "dense"])
     assert refused.exit_code == 2 and "not --docs or --config" in refused.output
+
+
+def test_views_of_a_kb_share_the_model_that_serves_adapters(make_kb, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """With llama.cpp as the default, adapters are served by a transformers model loaded once, however
+    many views (one per question on the page) ask for one."""
+    from rag import llm
+    from rag.llm.base import Capabilities
+    from tests.conftest import EchoChatModel
+
+    class AdapterDouble(EchoChatModel):
+        capabilities = Capabilities(adapters=True)
+
+        def ensure_adapter(self, name, layers) -> None:
+            self.ensured = name
+
+    made: list = []
+    monkeypatch.setitem(llm.LLM_BACKENDS, "transformers", lambda settings: made.append(1) or AdapterDouble())
+    monkeypatch.setattr(llm, "resolve_auto", lambda settings: "llama-cpp")
+    kb = make_kb()
+    first = kb.with_settings(top_k=3).chat_model_for("legal")
+    second = kb.with_settings(top_k=4).chat_model_for("legal")
+    assert first is second and first.ensured == "legal" and len(made) == 1

@@ -98,8 +98,7 @@ def train(settings: Settings, data: Path, name: str, layer: str, config: TrainCo
     from rag.llm.transformers_backend import load_causal_lm
 
     registry = registry_for(settings)
-    registry.path(name)  # checks the name before anything slow
-    if registry.path(name).exists() and not replace_existing and not resume:
+    if registry.path(name).exists() and not replace_existing and not resume:  # also checks the name
         raise AdapterError(f"an adapter named {name!r} exists; remove it (`rag adapters remove {name}`) or pass --replace")
     examples = load_examples(data)
     if loaded is None:
