@@ -381,12 +381,17 @@ def _calibrate_kb(kb_dir: Path | None, questions: list) -> None:
     from rag.evaluate import Evaluator, fit_kb_thresholds
     from rag.settings import write_kb_settings
 
+    if not questions:
+        raise click.UsageError("the golden set holds no questions to calibrate on")
     kb = _open_kb(_settings(kb_dir))
     check = kb.answerability()
     bar = tqdm(total=len(questions), desc="calibrate", file=sys.stderr, disable=None, leave=False)
     result = Evaluator(kb, questions).run("kb", progress=lambda done, total: bar.update(done - bar.n))
     bar.close()
     fitted = fit_kb_thresholds(result.per_question, check.threshold, check.floor)
+    if fitted == {"score_threshold": check.threshold, "score_floor": check.floor}:
+        click.echo(f"threshold {check.threshold:.4f} and floor {check.floor:.4f} already fit these questions; nothing written")
+        return
     tuned = kb.with_settings(**fitted)
     after = Evaluator(tuned, questions).run("calibrated").metrics
     path = write_kb_settings(kb.settings.kb_dir, fitted)

@@ -338,6 +338,10 @@ def test_cli_registry_and_calibration(tiny: Settings, tmp_path: Path, make_kb, m
     assert reopened.answerability().floor == written["score_floor"]
     refused = runner.invoke(main, ["eval", str(golden), "--kb", str(kb.settings.kb_dir), "--calibrate", "--config", "dense"])
     assert refused.exit_code == 2 and "not --docs or --config" in refused.output
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    nothing = runner.invoke(main, ["eval", str(empty), "--kb", str(kb.settings.kb_dir), "--calibrate"])
+    assert nothing.exit_code == 2 and "no questions" in nothing.output
 
 
 def test_views_of_a_kb_share_the_model_that_serves_adapters(make_kb, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
