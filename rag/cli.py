@@ -16,6 +16,7 @@ from ingest.walk import SYMLINK_POLICIES
 from rag.cli_finetune import adapters, finetune
 from rag.cli_common import fail_cleanly as _fail_cleanly, kb_option, llm_options, settings_for as _settings
 from rag.settings import Settings
+from rag.store.vectors import VECTOR_STORES
 
 
 
@@ -59,19 +60,29 @@ def main(verbose: bool) -> None:
 @click.option("--max-file-mb", type=float, default=None, help="Skip files larger than this (default 256).")
 @click.option("--load-timeout", "load_timeout_s", type=float, default=None,
               help="Seconds allowed to parse one file before it is skipped (default 300).")
+@click.option("--tag", "tags", multiple=True, help="Label these documents (repeatable); `rag search --tag` filters on it.")
+@click.option("--vector-store", type=click.Choice(sorted(VECTOR_STORES)), default=None,
+              help="Where a new KB keeps its vectors (default faiss; milvus needs the milvus extra).")
+@click.option("--vector-index", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default=None,
+              help="Vector index of a new KB (default auto: exact when small, HNSW when large).")
+@click.option("--milvus-uri", default=None, help="Milvus server (http://host:19530) or Lite file; default: a file in the KB.")
 @_fail_cleanly
 def ingest(paths: tuple[Path, ...], kb_dir: Path | None, prune: bool, embedding_backend: str | None,
            embedding_model: str | None, chunk_tokens: int | None, follow_symlinks: str | None,
-           max_file_mb: float | None, load_timeout_s: float | None) -> None:
-    """Ingest files and folders (PDF, Markdown, text, HTML, DOCX) into the knowledge base."""
+           max_file_mb: float | None, load_timeout_s: float | None, tags: tuple[str, ...], vector_store: str | None,
+           vector_index: str | None, milvus_uri: str | None) -> None:
+    """Ingest files and folders (PDF, Markdown, text, HTML, DOCX) into the knowledge base.
+
+    A long ingest commits every few hundred files; run it again after a crash and it goes on from there."""
     from rag.kb import KnowledgeBase
 
     settings = _settings(kb_dir, embedding_backend=embedding_backend, embedding_model=embedding_model,
                          chunk_tokens=chunk_tokens, follow_symlinks=follow_symlinks, max_file_mb=max_file_mb,
-                         load_timeout_s=load_timeout_s)
+                         load_timeout_s=load_timeout_s, vector_store=vector_store, vector_index=vector_index,
+                         milvus_uri=milvus_uri)
     kb = KnowledgeBase.open_or_create(settings=settings)
     with _ingest_progress() as progress:
-        report = kb.ingest(list(paths), prune=prune, progress=progress)
+        report = kb.ingest(list(paths), prune=prune, progress=progress, tags=tags)
     for path, reason in report.failed:
         click.echo(f"failed:  {printable(path)}: {reason}", err=True)
     for path, reason in report.skipped:
@@ -127,15 +138,16 @@ def printable(text: str) -> str:
 @click.option("-k", "top_k", type=int, default=None, help="Number of chunks to return.")
 @click.option("--mode", "retrieval_mode", type=click.Choice(["dense", "keyword", "hybrid"]), default=None)
 @click.option("--source", "source_glob", default=None, help="Only documents whose path matches this glob.")
+@click.option("--tag", default=None, help="Only documents ingested with this tag.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @_fail_cleanly
 def search(question: str, kb_dir: Path | None, top_k: int | None, retrieval_mode: str | None,
-           source_glob: str | None, as_json: bool) -> None:
+           source_glob: str | None, tag: str | None, as_json: bool) -> None:
     """Show the chunks that best match QUESTION, with scores and sources."""
     from rag.retrieve import SearchFilter
 
     kb = _open_kb(_settings(kb_dir, top_k=top_k, retrieval_mode=retrieval_mode))
-    for hit in kb.search(question, filters=SearchFilter(source_glob=source_glob)):
+    for hit in kb.search(question, filters=SearchFilter(source_glob=source_glob, tag=tag)):
         c = hit.chunk
         if as_json:
             click.echo(json.dumps({"rank": hit.rank, "score": hit.score, "relevance": hit.relevance,
@@ -414,12 +426,46 @@ def kb_info(kb_dir: Path | None) -> None:
     """Counts, embedding model and chunking of the KB."""
     info = _open_kb(_settings(kb_dir)).info()
     m = info.manifest
-    click.echo(f"path:        {info.path} ({info.generation})")
+    click.echo(f"path:        {info.path} (commit {info.version})")
     click.echo(f"documents:   {info.documents} indexed, {info.failed_documents} failed")
     click.echo(f"chunks:      {info.chunks}")
     click.echo(f"embedding:   {m.embedding_backend} {m.embedding_model} ({m.dimension}-d, normalized={m.normalized})")
     click.echo(f"chunking:    {m.chunk_tokens} tokens, overlap {m.chunk_overlap_tokens}")
     click.echo(f"keywords:    {m.keyword_tokenizer}")
+    v = info.vectors
+    where = f" at {v['uri']} ({v['collection']})" if "uri" in v else ""
+    segments = ", ".join(f"{n} {kind}" for kind, n in v.get("segment_kinds", {}).items())
+    detail = f"; segments: {segments}" if segments else ""
+    pending = f"; {v['removed_pending_merge']} removed rows until `rag kb compact`" if v.get("removed_pending_merge") else ""
+    click.echo(f"vectors:     {v['store']}{where}, index {v['index']}{detail}{pending}")
+
+
+@kb.command("compact")
+@kb_option
+@_fail_cleanly
+def kb_compact(kb_dir: Path | None) -> None:
+    """Merge the KB's segments into one and drop removed rows (ingest merges small ones by itself)."""
+    kb = _open_kb(_settings(kb_dir))
+    before = kb.info().vectors
+    after = kb.compact()
+    click.echo(f"segments: {before.get('segments', '-')} -> {after.get('segments', '-')}; "
+               f"removed rows dropped: {before.get('removed_pending_merge', 0)}")
+
+
+@kb.command("migrate")
+@click.option("--to", "target", type=click.Choice(sorted(VECTOR_STORES)), required=True, help="The vector store to move to.")
+@click.option("--milvus-uri", default=None, help="Milvus server (http://host:19530) or Lite file; default: a file in the KB.")
+@click.option("--vector-index", type=click.Choice(["auto", "flat", "hnsw"]), default=None, help="Index in the new store.")
+@kb_option
+@_fail_cleanly
+def kb_migrate(target: str, milvus_uri: str | None, vector_index: str | None, kb_dir: Path | None) -> None:
+    """Move the KB's vectors to another vector store, without re-embedding (token: RAG_MILVUS_TOKEN)."""
+    kb = _open_kb(_settings(kb_dir))
+    chunks = kb.info().chunks
+    kb.migrate(target, milvus_uri=milvus_uri, vector_index=vector_index)
+    info = kb.info()
+    click.echo(f"moved {chunks} vectors to {info.vectors['store']}"
+               + (f" at {info.vectors['uri']}" if "uri" in info.vectors else ""))
 
 
 @kb.command("list")

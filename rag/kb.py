@@ -16,12 +16,13 @@ from rag.answer import Answer, Answerer, AnswerStream
 from rag.answerable import AnswerabilityCheck
 from rag.conversation import Conversation
 from rag.conversation_store import ConversationStore
-from rag.errors import KnowledgeBaseError
+from rag.errors import ConfigError, KnowledgeBaseError
 from rag.llm import ChatModel, GenerationOptions, create_chat_model
 from rag.prompt import PromptTemplate
 from rag.retrieve import Hit, Reranker, Retriever, SearchFilter, default_floor, default_threshold, merge_hits
 from rag.settings import Settings
 from rag.store import DocumentRecord, KnowledgeBaseStore, Manifest
+from rag.store.vectors import DEFAULT_VECTOR_STORE, vector_store_class
 from rag.text import KeywordTokenizer
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ DEFAULT_CHUNK_OVERLAP = 32
 @dataclass(frozen=True)
 class KnowledgeBaseInfo:
     path: str
-    generation: str
+    version: int  # catalog commits so far
+    vectors: dict  # vector store, index kind and segments
     documents: int
     failed_documents: int
     chunks: int
@@ -58,6 +60,8 @@ class KnowledgeBase:
         self._adapter_models: dict[str, ChatModel] = {}
         manifest = store.manifest
         manifest.check_compatible(
+            vector_store=settings.vector_store,
+            vector_index=settings.vector_index,
             embedding_backend=settings.embedding_backend,
             embedding_model=settings.embedding_model,
             chunk_tokens=settings.chunk_tokens,
@@ -78,7 +82,8 @@ class KnowledgeBase:
         chat_model = overrides.pop("chat_model", None)
         embedder = overrides.pop("embedder", None)
         settings = settings or Settings.load(path, overrides)
-        return cls(KnowledgeBaseStore(settings.kb_dir), settings, chat_model=chat_model, embedder=embedder)
+        return cls(KnowledgeBaseStore(settings.kb_dir, settings.vector_options()), settings, chat_model=chat_model,
+                   embedder=embedder)
 
     @classmethod
     def create(cls, path: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> "KnowledgeBase":
@@ -102,6 +107,8 @@ class KnowledgeBase:
         # Checked before anything is written: a KB whose manifest holds unusable chunking would refuse
         # every later ingest.
         TokenSplitter(embedder.count_tokens, chunk_tokens, min(overlap, chunk_tokens - 1), embedder.max_tokens)
+        vector_store = settings.vector_store or DEFAULT_VECTOR_STORE
+        vector_kind, vector_params = vector_store_class(vector_store).build_params(settings.vector_options())
         manifest = Manifest(
             embedding_backend=embedder.backend,
             embedding_model=embedder.model_name,
@@ -109,10 +116,13 @@ class KnowledgeBase:
             chunk_tokens=chunk_tokens,
             chunk_overlap_tokens=min(overlap, chunk_tokens - 1),
             keyword_tokenizer=KeywordTokenizer.version,
+            vector_store=vector_store,
+            vector_index=vector_kind,
+            vector_params=vector_params,
         )
         created_dir = not settings.kb_dir.exists()
         try:
-            store = KnowledgeBaseStore.create(settings.kb_dir, manifest)
+            store = KnowledgeBaseStore.create(settings.kb_dir, manifest, settings.vector_options())
         except BaseException:
             if created_dir and settings.kb_dir.is_dir():
                 shutil.rmtree(settings.kb_dir, ignore_errors=True)  # leave no half-made KB behind
@@ -231,16 +241,40 @@ class KnowledgeBase:
         )
 
     # -- operations -------------------------------------------------------------------------------------
-    def ingest(self, paths: Sequence[str | Path], prune: bool = False, progress: ProgressCallback | None = None) -> IngestReport:
-        """Add new files, replace changed ones, skip unchanged ones; with prune, drop vanished ones."""
+    def ingest(self, paths: Sequence[str | Path], prune: bool = False, progress: ProgressCallback | None = None,
+               tags: Sequence[str] = ()) -> IngestReport:
+        """Add new files, replace changed ones, skip unchanged ones; with prune, drop vanished ones.
+        `tags` label this run's documents for `SearchFilter(tag=...)`.
+
+        Raises:
+            ConfigError: a tag is empty or holds a comma.
+        """
+        for tag in tags:
+            if not tag.strip() or "," in tag:
+                raise ConfigError(f"a tag must be non-empty and hold no comma. Currently, it is {tag!r}")
         manifest = self._store.manifest
         splitter = TokenSplitter(
             self.embedder.count_tokens, manifest.chunk_tokens, manifest.chunk_overlap_tokens, self.embedder.max_tokens
         )
         ingestor = Ingestor(self.embedder, splitter, self.tokenizer, batch_size=self.settings.embedding_batch_size,
                             limits=self.settings.load_limits(), follow_symlinks=self.settings.follow_symlinks)
-        report, self._store = ingestor.run(self._store, paths, prune=prune, progress=progress)
+        report = ingestor.run(self._store, paths, prune=prune, progress=progress,
+                              checkpoint_files=self.settings.checkpoint_files,
+                              checkpoint_seconds=self.settings.checkpoint_minutes * 60,
+                              tags=[t.strip() for t in tags])
         return report
+
+    def compact(self) -> dict:
+        """Merge every segment into one, dropping removed rows; returns the store's description after."""
+        with self._store.writer() as writer:
+            writer.compact()
+        return self._store.describe()
+
+    def migrate(self, vector_store: str, **options: Any) -> None:
+        """Move the KB's vectors to another vector store without re-embedding (`rag kb migrate`)."""
+        settings = self.settings.replace(**{k: v for k, v in options.items() if v is not None})
+        self._store.migrate(vector_store, settings.vector_options())
+        self.settings = settings
 
     def search(self, question: str, k: int | None = None, filters: SearchFilter | None = None) -> list[Hit]:
         """The top-k chunks for `question`, with scores, text, source, page and offsets."""
@@ -359,16 +393,15 @@ class KnowledgeBase:
             raise KnowledgeBaseError(f"{document!r} matches {len(matches)} documents; give the full path")
         with self._store.writer() as writer:
             removed = writer.remove_document(matches[0].source)
-            new_store = writer.commit()
-        self._store.close()
-        self._store = new_store
+            writer.commit()
         return removed
 
     def info(self) -> KnowledgeBaseInfo:
         docs = self._store.documents()
         return KnowledgeBaseInfo(
             path=str(self.settings.kb_dir),
-            generation=self._store.generation,
+            version=self._store.version,
+            vectors=self._store.describe(),
             documents=sum(1 for d in docs if d.status == "indexed"),
             failed_documents=sum(1 for d in docs if d.status == "failed"),
             chunks=self._store.chunk_count(),

@@ -160,6 +160,7 @@ class Retriever:
         if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
             raise ValueError(f"k must be an integer greater than 0. Currently, k is {k!r}")
         question = check_question(question, self.max_question_chars)
+        self.store.refresh()  # follow another process's ingest: cheap when nothing was committed
         allowed = None
         if filters is not None and not filters.is_empty():
             allowed = self.store.row_ids_where(filters.source_glob, filters.tag, filters.modified_after, filters.modified_before)
@@ -176,10 +177,11 @@ class Retriever:
             for rank, (row_id, _) in enumerate(ranking):
                 fused[row_id] = fused.get(row_id, 0.0) + weight / (self.rrf_k + rank + 1)
         order = sorted(fused, key=lambda r: -fused[r])
+        chunks = self.store.chunks(order)
+        order = [r for r in order if r in chunks]  # a chunk removed since the indexes were read is not returned
         if not order:
             return []
 
-        chunks = self.store.chunks(order)
         vectors = self.store.vectors(order)
         cosines = vectors @ query_vector
         coverage = self._term_coverage(terms, order)

@@ -14,6 +14,7 @@ from rag.errors import ConfigError
 
 if TYPE_CHECKING:
     from ingest.load import LoadLimits
+    from rag.store import VectorOptions
 
 KB_CONFIG_FILE = "rag.toml"
 DEFAULT_KB_DIR = "rag_kb"
@@ -49,6 +50,18 @@ class Settings:
     # None: the KB manifest's values, or 200 / 32 for a new KB.
     chunk_tokens: int | None = None
     chunk_overlap_tokens: int | None = None
+
+    # Vector store. None: the KB manifest's, or faiss / auto for a new KB.
+    vector_store: str | None = None  # faiss | milvus (`rag kb migrate` moves a KB between them)
+    vector_index: str | None = None  # faiss: auto | flat | hnsw | ivf; milvus: auto | hnsw | flat
+    flat_max_rows: int = 50_000  # auto: exact search for segments up to this size, HNSW above
+    hnsw_m: int = 32  # graph degree of a new HNSW index
+    hnsw_ef_search: int = 128  # HNSW search breadth (query time: raise it for recall, lower it for speed)
+    ivf_nprobe: int = 16  # IVF lists searched per query
+    milvus_uri: str | None = None  # None: a Milvus Lite file inside the KB; or http://host:19530
+    milvus_token: str | None = None  # a Milvus server's "user:password" or API key (RAG_MILVUS_TOKEN)
+    checkpoint_files: int = 200  # a long ingest commits after this many files...
+    checkpoint_minutes: float = 5.0  # ...or this many minutes, so a crash loses at most that much
 
     # Ingest limits: a file beyond any of them is reported as failed and the rest ingests.
     follow_symlinks: str = "inside"  # never | inside (target within the ingested folders) | always
@@ -118,7 +131,12 @@ class Settings:
             raise ConfigError(
                 f"follow_symlinks must be one of {', '.join(SYMLINK_POLICIES)}. Currently, it is {self.follow_symlinks!r}"
             )
-        for name in ("max_file_mb", "max_document_chars", "max_unpacked_mb", "max_compression_ratio",
+        from rag.store import VECTOR_STORES
+
+        if self.vector_store is not None and self.vector_store not in VECTOR_STORES:
+            raise ConfigError(f"vector_store must be one of {', '.join(VECTOR_STORES)}. Currently, it is {self.vector_store!r}")
+        for name in ("flat_max_rows", "hnsw_m", "hnsw_ef_search", "ivf_nprobe", "checkpoint_files", "checkpoint_minutes",
+                     "max_file_mb", "max_document_chars", "max_unpacked_mb", "max_compression_ratio",
                      "load_timeout_s", "load_memory_mb", "max_question_chars"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be greater than 0. Currently, {name} is {getattr(self, name)}")
@@ -182,6 +200,14 @@ class Settings:
             timeout_s=self.load_timeout_s,
             memory_bytes=int(self.load_memory_mb * MiB),
         )
+
+    def vector_options(self) -> "VectorOptions":
+        """How the KB's vectors are built and searched, as the store takes it."""
+        from rag.store import VectorOptions
+
+        return VectorOptions(index=self.vector_index or "auto", flat_max_rows=self.flat_max_rows, hnsw_m=self.hnsw_m,
+                             hnsw_ef_search=self.hnsw_ef_search, ivf_nprobe=self.ivf_nprobe,
+                             milvus_uri=self.milvus_uri, milvus_token=self.milvus_token)
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)

@@ -95,41 +95,58 @@ KILLED_INGEST = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from rag.kb import KnowledgeBase
-    kb = KnowledgeBase.open(sys.argv[1])
+    kb = KnowledgeBase.open(sys.argv[1], checkpoint_files=int(sys.argv[4]))
     marker = Path(sys.argv[3])
     def progress(p):
-        if p.files_done == 40:
+        if p.files_done == 40 and p.stage == "load":
             marker.write_text("mid-ingest")
-            time.sleep(120)  # the parent kills us here, with the new generation half written
+            time.sleep(120)  # the parent kills us here, with uncommitted chunks written
     kb.ingest([sys.argv[2]], progress=progress)
     """
 )
 
 
-def test_killed_ingest_leaves_previous_kb_intact(make_kb, sample_copy: Path, tmp_path: Path):
-    kb = make_kb()
-    kb.ingest([sample_copy])
-    kb_dir = kb.settings.kb_dir
-    before = (kb.info().generation, kb.info().chunks, [d.source for d in kb.documents()])
-    big = tmp_path / "big"
-    big.mkdir()
-    for i in range(80):
-        (big / f"note_{i:03}.txt").write_text(f"Inspection note {i}: valve V-{i} was checked and found in order. " * 20, encoding="utf-8")
-    marker = tmp_path / "marker"
-    child = subprocess.Popen([sys.executable, "-c", KILLED_INGEST, str(kb_dir), str(big), str(marker)], cwd=REPO)
+def _kill_ingest_at_file_40(kb_dir: Path, corpus: Path, marker: Path, checkpoint_files: int) -> None:
+    child = subprocess.Popen([sys.executable, "-c", KILLED_INGEST, str(kb_dir), str(corpus), str(marker),
+                              str(checkpoint_files)], cwd=REPO)
     deadline = time.time() + 120
     while not marker.exists():
         assert child.poll() is None, "the ingest subprocess ended before reaching the kill point"
         assert time.time() < deadline, "the ingest subprocess never reached the kill point"
         time.sleep(0.2)
-    assert list(kb_dir.glob("*.staging")), "the new generation should be half written when the process dies"
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
 
+
+def _notes(folder: Path, n: int) -> Path:
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"note_{i:03}.txt").write_text(f"Inspection note {i}: valve V-{i} was checked and found in order. " * 20,
+                                                  encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("checkpoint_files, committed_notes", [(1000, 0), (25, 25)], ids=["no-checkpoint", "checkpoint-25"])
+def test_killed_ingest_keeps_the_last_checkpoint_and_resumes(make_kb, sample_copy: Path, tmp_path: Path,
+                                                              checkpoint_files: int, committed_notes: int):
+    kb = make_kb()
+    kb.ingest([sample_copy])
+    kb_dir = kb.settings.kb_dir
+    before = (kb.info().chunks, [d.source for d in kb.documents()])
+    big = _notes(tmp_path / "big", 80)
+    _kill_ingest_at_file_40(kb_dir, big, tmp_path / "marker", checkpoint_files)
+
     reopened = KnowledgeBase.open(kb_dir, embedder=kb.embedder, chat_model=kb.chat_model)
-    assert (reopened.info().generation, reopened.info().chunks, [d.source for d in reopened.documents()]) == before
+    sources = [d.source for d in reopened.documents()]
+    notes = sorted(s for s in sources if "note_" in s)
+    assert [s for s in sources if "note_" not in s] == before[1]
+    assert notes == [str(big / f"note_{i:03}.txt") for i in range(committed_notes)]
     assert reopened.search("hot work permit validity", 1)[0].chunk.source.endswith("safety_handbook.md")
-    # The next ingest clears the dead writer's staging area and works.
+    # Search returns only chunks the catalog holds, and every committed chunk is searchable.
+    assert reopened.info().chunks == before[0] + sum(d.n_chunks for d in reopened.documents() if "note_" in d.source)
+    # Ingesting again resumes after the checkpoint: committed files are unchanged, the rest goes in.
     report = reopened.ingest([big])
-    assert len(report.added) == 80 and not list(kb_dir.glob("*.staging"))
-    assert KnowledgeBaseStore(kb_dir).chunk_count() == before[1] + report.chunks_added
+    assert len(report.unchanged) == committed_notes and len(report.added) == 80 - committed_notes
+    store = KnowledgeBaseStore(kb_dir)
+    assert store.chunk_count() == reopened.info().chunks and store.vector_index.count() == store.chunk_count()
+    assert not [p for p in (kb_dir / "segments").iterdir() if p.name not in {s.name for s in store.segments()}]

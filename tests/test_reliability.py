@@ -16,6 +16,7 @@ from ingest.types import Page
 from rag.cli import main
 from rag.errors import ConfigError, KnowledgeBaseError, QuestionError
 from rag.kb import KnowledgeBase
+from rag.retrieve import SearchFilter
 from rag.store import KnowledgeBaseStore
 from tests import badfiles
 from tests.conftest import REPO
@@ -101,10 +102,11 @@ KILLED_COMMIT = textwrap.dedent(
     with store.writer(on_step=on_step) as writer:
         writer.add_chunks([chunk], vector, [["gasket", "g-5", "180"]])
         writer.put_document(DocumentRecord("/new/doc.md", "d" * 32, "h", 1, 0.0, "indexed", None, 1, 0.0))
+        writer.compact()  # commit, then merge every segment: a kill during the merge is covered too
     sys.exit(3)  # reached only when the step was never hit
     """
 )
-COMMIT_STEPS = ["copied", "staged", "synced", "renamed", "pointer-written", "switched", "published", "pruned"]
+COMMIT_STEPS = ["staged", "synced", "committed", "merged", "published"]
 
 
 @pytest.mark.parametrize("step", COMMIT_STEPS)
@@ -112,22 +114,28 @@ def test_kill_at_each_commit_step_leaves_a_working_kb(make_kb, sample_copy: Path
     kb = make_kb()
     kb.ingest([sample_copy])  # generation 2: the next commit also prunes generation 1
     kb_dir = kb.settings.kb_dir
-    before = (kb.info().generation, kb.info().chunks)
+    before = (kb.info().version, kb.info().chunks)
     child = subprocess.run([sys.executable, "-c", KILLED_COMMIT, str(kb_dir), step], cwd=REPO, capture_output=True)
     assert child.returncode == -9, child.stderr.decode()[-2000:]
 
     reopened = KnowledgeBase.open(kb_dir, embedder=kb.embedder, chat_model=kb.chat_model)
-    published = COMMIT_STEPS.index(step) >= COMMIT_STEPS.index("switched")
-    expected = ("gen-00000003", before[1] + 1) if published else before
-    assert (reopened.info().generation, reopened.info().chunks) == expected
+    committed = COMMIT_STEPS.index(step) >= COMMIT_STEPS.index("committed")
+    assert reopened.info().chunks == before[1] + (1 if committed else 0)
+    assert (reopened.info().version > before[0]) == committed
     assert reopened.search("hot work permit validity", 1)[0].chunk.source.endswith("safety_handbook.md")
+    gasket = reopened.search("Gasket G-5 rating", 3, SearchFilter(source_glob="/new/doc.md"))
+    assert [h.chunk.source for h in gasket] == (["/new/doc.md"] if committed else [])
     # The next writer recovers by itself: no orphan blocks it, and nothing half-made is left.
     (sample_copy / "extra.md").write_text("# Extra\nFlange F-3 needs 8 bolts.", encoding="utf-8")
     report = reopened.ingest([sample_copy])
     assert report.added == [str(sample_copy / "extra.md")]
-    leftovers = sorted(p.name for p in kb_dir.iterdir() if p.name not in ("CURRENT", ".lock", "rag.toml"))
-    assert not [n for n in leftovers if n.endswith((".staging", ".tmp"))]
-    assert leftovers == sorted(leftovers)[-2:]  # two generations kept, nothing else
+    store = KnowledgeBaseStore(kb_dir)
+    assert sorted(p.name for p in (kb_dir / "segments").iterdir()) == sorted(s.name for s in store.segments())
+    assert not list(kb_dir.glob("*.tmp")) and store.vector_index.count() == store.chunk_count()
+
+
+def _first_segment(kb_dir: Path, name: str) -> Path:
+    return sorted((kb_dir / "segments").iterdir())[0] / name
 
 
 # -- one-line errors --
@@ -144,19 +152,20 @@ def _runner_error(args: list[str]) -> str:
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (lambda g: (g / "manifest.json").write_text("[1, 2, 3]"), r"manifest.json holds a JSON list"),
-        (lambda g: (g / "manifest.json").write_text('{"format_version": 1, "dimension": "x"}'), r"manifest.json lacks"),
-        (lambda g: (g / "chunks.sqlite").write_bytes(b"garbage" * 100), r"chunks.sqlite is not a readable KB database"),
-        (lambda g: (g / "vectors.faiss").write_bytes((g / "vectors.faiss").read_bytes()[:100]), r"vectors.faiss is missing or truncated"),
-        (lambda g: shutil.rmtree(g / "keyword"), r"keyword is missing or unreadable"),
+        (lambda kb: (kb / "manifest.json").write_text("[1, 2, 3]"), r"manifest.json holds a JSON list"),
+        (lambda kb: (kb / "manifest.json").write_text('{"format_version": 2, "dimension": "x"}'), r"manifest.json lacks"),
+        (lambda kb: (kb / "catalog.sqlite").write_bytes(b"garbage" * 1000), r"catalog.sqlite is not a readable KB database"),
+        (lambda kb: _first_segment(kb, "vectors.faiss").write_bytes(_first_segment(kb, "vectors.faiss").read_bytes()[:100]),
+         r"vectors.faiss is missing or truncated"),
+        (lambda kb: shutil.rmtree(_first_segment(kb, "keyword")), r"keyword is missing or unreadable"),
     ],
     ids=["manifest-list", "manifest-fields", "sqlite-garbage", "faiss-truncated", "keyword-missing"],
 )
 def test_damaged_kb_files_are_named(make_kb, sample_copy: Path, damage, message):
     kb = make_kb()
     kb.ingest([sample_copy])
-    generation = kb.settings.kb_dir / kb.info().generation
-    damage(generation)
+    kb.close()
+    damage(kb.settings.kb_dir)
     with pytest.raises(KnowledgeBaseError, match="damaged knowledge base: .*" + message):
         KnowledgeBaseStore(kb.settings.kb_dir)
     output = _runner_error(["search", "pump", "--kb", str(kb.settings.kb_dir)])
