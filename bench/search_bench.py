@@ -1,15 +1,22 @@
-"""Retrieval latency at scale: p50/p95 per query for dense FAISS search, BM25 scoring and the fusion
-around them, over a KB of N synthetic chunks (random unit vectors, generated text).
+"""Retrieval latency and recall at scale, per vector index: build time, p50/p95 per query for dense search,
+recall@10 against exact search, and hybrid search (dense + BM25 + fusion + relevance) on the automatic
+choice, over a KB of N synthetic chunks.
 
-Run: .venv/bin/python bench/search_bench.py [--chunks 100000] [--queries 200]
+Vectors are clustered like real embeddings (unit vectors scattered around 2,000 random topic centres;
+uniformly random vectors are the worst case for graph indexes and unlike any text). Queries are stored
+vectors with noise added. Text is built from the sample handbook's sentences.
+
+Run: .venv/bin/python bench/search_bench.py [--chunks 100000] [--queries 200] [--indexes auto,flat,hnsw,ivf,milvus] [--json]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,76 +24,129 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import sample_sentences  # noqa: E402
-from ingest.split import chunk_id  # noqa: E402
-from ingest.types import Chunk  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
-from rag.store import KnowledgeBaseStore, Manifest  # noqa: E402
+from rag.store import KnowledgeBaseStore, Manifest, VectorOptions  # noqa: E402
+from rag.store.vectors import vector_store_class  # noqa: E402
 from rag.text import KeywordTokenizer  # noqa: E402
 
+DIMENSION = 384
 
-class RandomQueryEmbedder:
-    """Stands in for the embedding model so only search is timed: a random unit query vector."""
 
-    backend, model_name, dimension = "synthetic", "random", 384
+@dataclass(frozen=True)
+class BenchChunk:
+    chunk_id: str
+    doc_id: str
+    source: str
+    page: int | None
+    start: int
+    end: int
+    text: str
 
-    def __init__(self, rng: np.random.Generator):
-        self.rng = rng
+
+def clustered_vectors(rng: np.random.Generator, n: int, centres: np.ndarray, spread: float = 0.6) -> np.ndarray:
+    picks = rng.integers(0, len(centres), n)
+    vectors = centres[picks] + spread * rng.standard_normal((n, centres.shape[1])).astype(np.float32) / np.sqrt(centres.shape[1])
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+class QueryVectors:
+    """Stands in for the embedding model so only search is timed: the next prepared query vector."""
+
+    backend, model_name, dimension = "synthetic", "clustered", DIMENSION
+
+    def __init__(self, queries: np.ndarray):
+        self.queries, self.at = queries, 0
 
     def embed_query(self, text: str) -> np.ndarray:
-        v = self.rng.standard_normal(self.dimension).astype(np.float32)
-        return v / np.linalg.norm(v)
+        self.at = (self.at + 1) % len(self.queries)
+        return self.queries[self.at]
 
 
-def percentiles(samples: list[float]) -> str:
-    ms = np.asarray(samples) * 1000
-    return f"p50 {np.percentile(ms, 50):.2f} ms, p95 {np.percentile(ms, 95):.2f} ms"
+def build_store(path: Path, store_name: str, index: str, chunks: int, seed: int) -> tuple[KnowledgeBaseStore, float]:
+    options = VectorOptions(index=index)
+    kind, params = vector_store_class(store_name).build_params(options)
+    manifest = Manifest("synthetic", "clustered", DIMENSION, 200, 32, KeywordTokenizer.version, vector_store=store_name,
+                        vector_index=kind, vector_params=params)
+    store = KnowledgeBaseStore.create(path, manifest, options)
+    rng, pyrng = np.random.default_rng(seed), random.Random(seed)
+    centres = np.random.default_rng(12345).standard_normal((2000, DIMENSION)).astype(np.float32)
+    tokenizer = KeywordTokenizer()
+    sentences = sample_sentences()
+    sentence_terms = [tokenizer.tokenize(s) for s in sentences]
+    started = time.perf_counter()
+    with store.writer(max_merge_rows=0) as writer:  # one segment of the chosen kind
+        for start in range(0, chunks, 10_000):
+            n = min(10_000, chunks - start)
+            picks = [pyrng.sample(range(len(sentences)), 3) for _ in range(n)]
+            batch = [BenchChunk(f"c{start + i}", f"doc{(start + i) // 50}", f"/bench/doc{(start + i) // 50}.txt", None, 0, 10,
+                                " ".join(sentences[j] for j in p)) for i, p in enumerate(picks)]
+            terms = [sum((sentence_terms[j] for j in p), []) for p in picks]
+            writer.add_chunks(batch, clustered_vectors(rng, n, centres), terms)
+    return store, time.perf_counter() - started
+
+
+def timed(fn, items) -> tuple[list, list[float]]:
+    results, seconds = [], []
+    for item in items:
+        t = time.perf_counter()
+        results.append(fn(item))
+        seconds.append(time.perf_counter() - t)
+    return results, seconds
+
+
+def ms(samples: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(samples) * 1000, q))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--indexes", default="auto,flat,hnsw,ivf,milvus",
+                        help="comma-separated: FAISS index kinds, and milvus (Milvus Lite, HNSW)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    pyrng = random.Random(0)
-    tokenizer = KeywordTokenizer()
-    sentences = sample_sentences()
-    sentence_terms = [tokenizer.tokenize(s) for s in sentences]
+    kinds = [k.strip() for k in args.indexes.split(",") if k.strip()]
+    if "flat" not in kinds:
+        kinds.append("flat")  # the exact reference for recall
+    kinds.sort(key=lambda k: k != "flat")
+    rng = np.random.default_rng(99)
+    rows: dict[str, dict] = {}
+    exact: list[set[int]] = []
     with tempfile.TemporaryDirectory() as work:
-        manifest = Manifest("synthetic", "random", 384, 200, 32, KeywordTokenizer.version)
-        store = KnowledgeBaseStore.create(Path(work) / "kb", manifest)
-        started = time.perf_counter()
-        with store.writer() as writer:
-            for start in range(0, args.chunks, 10_000):
-                n = min(10_000, args.chunks - start)
-                picks = [pyrng.sample(range(len(sentences)), 3) for _ in range(n)]
-                chunks = [Chunk(chunk_id("d", None, start + i, str(i)), f"doc{(start + i) // 50}", f"/bench/doc{(start + i) // 50}.txt",
-                                None, 0, 10, " ".join(sentences[j] for j in p)) for i, p in enumerate(picks)]
-                terms = [sum((sentence_terms[j] for j in p), []) for p in picks]
-                vectors = rng.standard_normal((n, 384)).astype(np.float32)
-                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-                writer.add_chunks(chunks, vectors, terms)
-            store = writer.commit()
-        print(f"built a KB of {store.chunk_count()} chunks in {time.perf_counter() - started:.1f} s")
-        embedder = RandomQueryEmbedder(rng)
-        questions = [pyrng.choice(sentences)[:60] for _ in range(args.queries)]
-        dense, keyword, hybrid = [], [], []
-        retriever = Retriever(store, embedder, tokenizer, mode="hybrid", candidates=30)
-        for q in questions:
-            vector = embedder.embed_query(q)
-            t = time.perf_counter()
-            store.search_vectors(vector, 30)
-            dense.append(time.perf_counter() - t)
-            terms = tokenizer.tokenize(q)
-            t = time.perf_counter()
-            store.search_keywords(terms, 30)
-            keyword.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            retriever.search(q, 5)
-            hybrid.append(time.perf_counter() - t)
-        print(f"dense FAISS top-30 over {args.chunks} chunks: {percentiles(dense)}")
-        print(f"BM25 top-30 over {args.chunks} chunks:        {percentiles(keyword)}")
-        print(f"hybrid search (both + fusion + relevance, no query embedding): {percentiles(hybrid)}")
+        for kind in kinds:
+            store_name, index = ("milvus", "auto") if kind == "milvus" else ("faiss", kind)
+            store, build_s = build_store(Path(work) / kind, store_name, index, args.chunks, seed=0)
+            if not exact:
+                sample = np.asarray(rng.choice(np.arange(1, args.chunks + 1), args.queries, replace=False))
+                base = store.vectors(sample.tolist())
+                queries = base + 0.3 * rng.standard_normal(base.shape).astype(np.float32) / np.sqrt(DIMENSION)
+                queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+            store.search_vectors(queries[0], 10)  # warm-up (Milvus loads the collection)
+            results, seconds = timed(lambda q: [r for r, _ in store.search_vectors(q, 30)], queries)
+            top10 = [set(r[:10]) for r in results]
+            if kind == "flat":
+                exact = top10
+            recall = float(np.mean([len(a & e) / 10 for a, e in zip(top10, exact)]))
+            row = {"index": kind, "segment_kinds": store.describe().get("segment_kinds", {"milvus": 1}), "build_s": round(build_s, 1),
+                   "p50_ms": round(ms(seconds, 50), 3), "p95_ms": round(ms(seconds, 95), 3), "recall_at_10": round(recall, 4)}
+            if kind == "auto":
+                tokenizer = KeywordTokenizer()
+                retriever = Retriever(store, QueryVectors(queries), tokenizer, mode="hybrid", candidates=30)
+                questions = [random.Random(i).choice(sample_sentences())[:60] for i in range(args.queries)]
+                _, hybrid = timed(lambda q: retriever.search(q, 5), questions)
+                row.update(hybrid_p50_ms=round(ms(hybrid, 50), 3), hybrid_p95_ms=round(ms(hybrid, 95), 3))
+            rows[kind] = row
+            store.close()
+            extra = f", hybrid p50 {row['hybrid_p50_ms']:.2f} ms p95 {row['hybrid_p95_ms']:.2f} ms" if "hybrid_p50_ms" in row else ""
+            print(f"{kind:7} ({row['segment_kinds']}) over {args.chunks} chunks: built in {build_s:.1f} s; dense top-30 p50 "
+                  f"{row['p50_ms']:.2f} ms, p95 {row['p95_ms']:.2f} ms; recall@10 vs exact {recall:.3f}{extra}", flush=True)
+    if args.json:
+        auto = rows.get("auto") or rows["flat"]
+        print(json.dumps({"chunks": args.chunks, "queries": args.queries, "index": auto["index"],
+                          "segment_kinds": auto["segment_kinds"], "p50_ms": auto["p50_ms"], "p95_ms": auto["p95_ms"],
+                          "recall_at_10": auto["recall_at_10"], "hybrid_p50_ms": auto.get("hybrid_p50_ms"),
+                          "by_index": rows}))
 
 
 if __name__ == "__main__":

@@ -78,7 +78,10 @@ class MilvusVectorIndex(VectorIndex):
             index_params.add_index(field_name="vector", index_type="HNSW", metric_type="IP",
                                    params={"M": int(self.params.get("hnsw_m", 32)),
                                            "efConstruction": int(self.params.get("hnsw_ef_construction", 80))})
-        self._client.create_collection(self.collection, schema=schema, index_params=index_params)
+        self._client.create_collection(self.collection, schema=schema)
+        # sync=False: waiting polls AllocTimestamp, which Milvus Lite does not serve (it logs a traceback)
+        self._client.create_index(self.collection, index_params, sync=False)
+        self._client.load_collection(self.collection)
 
     def drop(self) -> None:
         """Delete the collection (a migration that failed half-way starts again from nothing)."""
