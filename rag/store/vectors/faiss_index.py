@@ -151,7 +151,7 @@ class FaissVectorIndex(VectorIndex):
     def segment_kind(self, rows: int) -> str:
         kind = self.kind
         if kind == "auto":
-            kind = "flat" if rows <= int(self.params.get("flat_max_rows", 50_000)) else "hnsw"
+            kind = "flat" if rows <= int(self.params.get("flat_max_rows", 20_000)) else "hnsw"
         if kind == "ivf" and rows < 4 * IVF_MIN_POINTS_PER_LIST * 4:
             kind = "flat"  # too few points to train the coarse quantizer
         return kind
