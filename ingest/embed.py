@@ -35,11 +35,13 @@ class Embedder(ABC):
         self, texts: Sequence[str], batch_size: int = 32, on_batch: Callable[[int], None] | None = None
     ) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            batch = texts[start : start + batch_size]
-            out[start : start + len(batch)] = self.embed_batch(batch, is_query=False)
+        # Batches of similar length: a batch is padded to its longest text, so mixing lengths wastes compute.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self.embed_batch([texts[i] for i in rows], is_query=False)
             if on_batch:
-                on_batch(len(batch))
+                on_batch(len(rows))
         return out
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -98,7 +98,7 @@ class Ingestor:
                 tell(done, str(path), "load")
                 self._ingest_file(writer, loader, path, report, pending)
                 since_checkpoint += 1
-                if sum(len(p.chunks) for p in pending) >= self.batch_size * 8:
+                if sum(len(p.chunks) for p in pending) >= self.batch_size * 32:  # room to sort by length
                     tell(done, str(path), "embed")
                     self._flush(writer, pending, report)
                 if since_checkpoint >= checkpoint_files or time.monotonic() - last_checkpoint >= checkpoint_seconds:
