@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.search_bench import BenchChunk, DIMENSION, clustered_vectors  # noqa: E402
-from rag.store import DocumentRecord, KnowledgeBaseStore, Manifest, VectorOptions  # noqa: E402
+from bench.search_bench import DIMENSION, clustered_vectors  # noqa: E402
+from rag.store import DocumentRecord, KnowledgeBaseStore, Manifest, NewChunk, VectorOptions  # noqa: E402
 from rag.store.vectors import vector_store_class  # noqa: E402
 from rag.text import KeywordTokenizer  # noqa: E402
 
@@ -31,7 +31,7 @@ WORDS = ("pump valve seal bearing torque pressure flange gasket permit inspectio
 
 def document(rng: np.random.Generator, source: str, n: int, centres: np.ndarray):
     texts = [" ".join(rng.choice(WORDS, 60)) for _ in range(n)]
-    chunks = [BenchChunk(f"{source}#{i}", source, source, i // 5 + 1, 0, len(t), t) for i, t in enumerate(texts)]
+    chunks = [NewChunk(f"{source}#{i}", source, source, i // 5 + 1, 0, len(t), t) for i, t in enumerate(texts)]
     terms = [t.split() for t in texts]
     return chunks, clustered_vectors(rng, n, centres), terms
 

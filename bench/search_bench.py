@@ -11,12 +11,12 @@ Run: .venv/bin/python bench/search_bench.py [--chunks 100000] [--queries 200] [-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,22 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import sample_sentences  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
-from rag.store import KnowledgeBaseStore, Manifest, VectorOptions  # noqa: E402
+from rag.store import KnowledgeBaseStore, Manifest, NewChunk, VectorOptions  # noqa: E402
 from rag.store.vectors import vector_store_class  # noqa: E402
 from rag.text import KeywordTokenizer  # noqa: E402
 
 DIMENSION = 384
-
-
-@dataclass(frozen=True)
-class BenchChunk:
-    chunk_id: str
-    doc_id: str
-    source: str
-    page: int | None
-    start: int
-    end: int
-    text: str
 
 
 def clustered_vectors(rng: np.random.Generator, n: int, centres: np.ndarray, spread: float = 0.6) -> np.ndarray:
@@ -78,7 +67,7 @@ def build_store(path: Path, store_name: str, index: str, chunks: int, seed: int)
         for start in range(0, chunks, 10_000):
             n = min(10_000, chunks - start)
             picks = [pyrng.sample(range(len(sentences)), 3) for _ in range(n)]
-            batch = [BenchChunk(f"c{start + i}", f"doc{(start + i) // 50}", f"/bench/doc{(start + i) // 50}.txt", None, 0, 10,
+            batch = [NewChunk(f"c{start + i}", f"doc{(start + i) // 50}", f"/bench/doc{(start + i) // 50}.txt", None, 0, 10,
                                 " ".join(sentences[j] for j in p)) for i, p in enumerate(picks)]
             terms = [sum((sentence_terms[j] for j in p), []) for p in picks]
             writer.add_chunks(batch, clustered_vectors(rng, n, centres), terms)
@@ -104,9 +93,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--indexes", default="auto,flat,hnsw,ivf,milvus",
                         help="comma-separated: FAISS index kinds, and milvus (Milvus Lite, HNSW)")
+    parser.add_argument("--ef-search", default="128,256,512",
+                        help="comma-separated HNSW search breadths to measure (the first is the setting's default)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.indexes.split(",") if k.strip()]
+    ef_values = [int(v) for v in args.ef_search.split(",") if v.strip()]
     if "flat" not in kinds:
         kinds.append("flat")  # the exact reference for recall
     kinds.sort(key=lambda k: k != "flat")
@@ -123,13 +115,28 @@ def main() -> None:
                 queries = base + 0.3 * rng.standard_normal(base.shape).astype(np.float32) / np.sqrt(DIMENSION)
                 queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
             store.search_vectors(queries[0], 10)  # warm-up (Milvus loads the collection)
-            results, seconds = timed(lambda q: [r for r, _ in store.search_vectors(q, 30)], queries)
-            top10 = [set(r[:10]) for r in results]
-            if kind == "flat":
-                exact = top10
-            recall = float(np.mean([len(a & e) / 10 for a, e in zip(top10, exact)]))
-            row = {"index": kind, "segment_kinds": store.describe().get("segment_kinds", {"milvus": 1}), "build_s": round(build_s, 1),
-                   "p50_ms": round(ms(seconds, 50), 3), "p95_ms": round(ms(seconds, 95), 3), "recall_at_10": round(recall, 4)}
+            segment_kinds = store.describe().get("segment_kinds", {"milvus": 1})
+            curve = []
+            for ef in (ef_values if "hnsw" in segment_kinds else ef_values[:1]):
+                store.vector_index.options = dataclasses.replace(store.vector_index.options, hnsw_ef_search=ef)
+                results, seconds = timed(lambda q: [r for r, _ in store.search_vectors(q, 30)], queries)
+                top10 = [set(r[:10]) for r in results]
+                if kind == "flat":
+                    exact = top10
+                recall = float(np.mean([len(a & e) / 10 for a, e in zip(top10, exact)]))
+                curve.append({"ef_search": ef, "p50_ms": round(ms(seconds, 50), 3), "p95_ms": round(ms(seconds, 95), 3),
+                              "recall_at_10": round(recall, 4)})
+                if "hnsw" in segment_kinds:
+                    print(f"  {kind} ef_search {ef}: p50 {curve[-1]['p50_ms']:.2f} ms, recall@10 {recall:.3f}", flush=True)
+            # The reported point: the smallest ef reaching recall 0.95, else the largest measured.
+            best = next((c for c in curve if c["recall_at_10"] >= 0.95), curve[-1])
+            store.vector_index.options = dataclasses.replace(store.vector_index.options, hnsw_ef_search=best["ef_search"])
+            recall = best["recall_at_10"]
+            row = {"index": kind, "segment_kinds": segment_kinds, "build_s": round(build_s, 1), **best}
+            if "hnsw" in segment_kinds:
+                row["ef_curve"] = curve
+            else:
+                row.pop("ef_search")
             if kind == "auto":
                 tokenizer = KeywordTokenizer()
                 retriever = Retriever(store, QueryVectors(queries), tokenizer, mode="hybrid", candidates=30)
@@ -145,7 +152,7 @@ def main() -> None:
         auto = rows.get("auto") or rows["flat"]
         print(json.dumps({"chunks": args.chunks, "queries": args.queries, "index": auto["index"],
                           "segment_kinds": auto["segment_kinds"], "p50_ms": auto["p50_ms"], "p95_ms": auto["p95_ms"],
-                          "recall_at_10": auto["recall_at_10"], "hybrid_p50_ms": auto.get("hybrid_p50_ms"),
+                          "recall_at_10": auto["recall_at_10"], "ef_search": auto.get("ef_search"), "hybrid_p50_ms": auto.get("hybrid_p50_ms"),
                           "by_index": rows}))
 
 

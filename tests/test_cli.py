@@ -65,3 +65,25 @@ def test_bad_port_is_a_usage_error():
     for command in (["serve"], ["ui"]):
         result = CliRunner().invoke(main, [*command, "--port", "99999"])
         assert result.exit_code == 2 and "99999 is not in the range 1<=x<=65535" in result.output
+
+
+def test_tags_compact_and_migrate_from_the_command_line(tmp_path):
+    runner = CliRunner()
+    kb = str(tmp_path / "kb")
+    result = runner.invoke(main, ["ingest", str(SAMPLE_DOCS), "--kb", kb, "--tag", "handbook"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["search", "hot work permit", "--kb", kb, "--tag", "handbook", "--json"])
+    assert result.exit_code == 0 and result.stdout.strip(), result.output
+    result = runner.invoke(main, ["search", "hot work permit", "--kb", kb, "--tag", "other", "--json"])
+    assert result.exit_code == 0 and not result.stdout.strip(), result.output
+    result = runner.invoke(main, ["kb", "remove", "training_policy.docx", "--kb", kb])
+    result = runner.invoke(main, ["kb", "info", "--kb", kb])
+    assert "vectors:     faiss, index auto; segments: 1 flat" in result.output and "removed rows until" in result.output
+    result = runner.invoke(main, ["kb", "compact", "--kb", kb])
+    assert result.exit_code == 0 and "removed rows dropped: 1" in result.output, result.output
+    result = runner.invoke(main, ["kb", "migrate", "--to", "milvus", "--kb", kb])
+    assert result.exit_code == 0 and "moved 20 vectors to milvus" in result.output, result.output
+    result = runner.invoke(main, ["kb", "info", "--kb", kb])
+    assert "vectors:     milvus at " in result.output
+    result = runner.invoke(main, ["kb", "migrate", "--to", "milvus", "--kb", kb])
+    assert result.exit_code == 1 and "already keeps its vectors in milvus" in result.output

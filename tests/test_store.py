@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 from rag.errors import ManifestMismatchError
 from rag.kb import KnowledgeBase
 from rag.retrieve import SearchFilter
-from rag.store import DocumentRecord, KnowledgeBaseStore, Manifest, Segment, VectorOptions
+from rag.store import DocumentRecord, KnowledgeBaseStore, Manifest, NewChunk, Segment, VectorOptions
 from rag.store.vectors import vector_store_class
 from rag.store.writer import plan_merge
 from tests.conftest import REPO
@@ -24,19 +23,6 @@ QUESTIONS = {
     "How long is a hot work permit valid?": "safety_handbook.md",
     "How often must the QF-200 bearings be re-greased?": "maintenance_procedures.pdf",
 }
-
-
-@dataclass(frozen=True)
-class SyntheticChunk:
-    """Test double for ingest's Chunk: the store only needs these fields."""
-
-    chunk_id: str
-    doc_id: str
-    source: str
-    page: int | None
-    start: int
-    end: int
-    text: str
 
 
 def synthetic_store(path: Path, dimension: int = 16, **options) -> KnowledgeBaseStore:
@@ -49,7 +35,7 @@ def synthetic_store(path: Path, dimension: int = 16, **options) -> KnowledgeBase
 def add_document(store: KnowledgeBaseStore, source: str, n: int, rng: np.random.Generator, writer=None) -> np.ndarray:
     vectors = rng.standard_normal((n, store.manifest.dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    chunks = [SyntheticChunk(f"{source}-{i}", source, source, None, 0, 1, f"chunk {i} of {source}") for i in range(n)]
+    chunks = [NewChunk(f"{source}-{i}", source, source, None, 0, 1, f"chunk {i} of {source}") for i in range(n)]
     terms = [["chunk", f"n{i}", source.strip("/").replace("/", "_")] for i in range(n)]
     record = DocumentRecord(source, source, "h", 1, 0.0, "indexed", None, n, 0.0)
     if writer is None:

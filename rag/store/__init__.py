@@ -7,9 +7,9 @@ Nothing outside this package imports faiss or pymilvus.
 from rag.store.durability import StepHook
 from rag.store.knowledge_store import KnowledgeBaseStore
 from rag.store.manifest import Manifest
-from rag.store.records import ChunkData, ChunkRecord, DocumentRecord, Segment
+from rag.store.records import ChunkData, ChunkRecord, DocumentRecord, NewChunk, Segment
 from rag.store.vectors import VECTOR_STORES, VectorOptions
 from rag.store.writer import StoreWriter
 
-__all__ = ["VECTOR_STORES", "ChunkData", "ChunkRecord", "DocumentRecord", "KnowledgeBaseStore", "Manifest", "Segment",
+__all__ = ["VECTOR_STORES", "ChunkData", "ChunkRecord", "DocumentRecord", "KnowledgeBaseStore", "Manifest", "NewChunk", "Segment",
            "StepHook", "StoreWriter", "VectorOptions"]

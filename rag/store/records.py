@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -31,8 +30,10 @@ class ChunkRecord:
     text: str
 
 
-class ChunkData(Protocol):
-    """A chunk as the writer takes it (ingest's Chunk has this shape); the store assigns the row id."""
+@dataclass(frozen=True)
+class NewChunk:
+    """A chunk as the writer takes it; the store assigns the row id. Any object with these fields will do
+    (ingest hands its own Chunk)."""
 
     chunk_id: str
     doc_id: str
@@ -41,6 +42,9 @@ class ChunkData(Protocol):
     start: int
     end: int
     text: str
+
+
+ChunkData = NewChunk
 
 
 @dataclass(frozen=True)
