@@ -51,8 +51,9 @@ class QueryVectors:
         return self.queries[self.at]
 
 
-def build_store(path: Path, store_name: str, index: str, chunks: int, seed: int) -> tuple[KnowledgeBaseStore, float]:
-    options = VectorOptions(index=index)
+def build_store(path: Path, store_name: str, index: str, chunks: int, seed: int,
+                ef_construction: int = VectorOptions.hnsw_ef_construction) -> tuple[KnowledgeBaseStore, float]:
+    options = VectorOptions(index=index, hnsw_ef_construction=ef_construction)
     kind, params = vector_store_class(store_name).build_params(options)
     manifest = Manifest("synthetic", "clustered", DIMENSION, 200, 32, KeywordTokenizer.version, vector_store=store_name,
                         vector_index=kind, vector_params=params)
@@ -95,6 +96,8 @@ def main() -> None:
                         help="comma-separated: FAISS index kinds, and milvus (Milvus Lite, HNSW)")
     parser.add_argument("--ef-search", default="128,256,512",
                         help="comma-separated HNSW search breadths to measure (the first is the setting's default)")
+    parser.add_argument("--ef-construction", type=int, default=VectorOptions.hnsw_ef_construction,
+                        help="HNSW build breadth")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.indexes.split(",") if k.strip()]
@@ -108,7 +111,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for kind in kinds:
             store_name, index = ("milvus", "auto") if kind == "milvus" else ("faiss", kind)
-            store, build_s = build_store(Path(work) / kind, store_name, index, args.chunks, seed=0)
+            store, build_s = build_store(Path(work) / kind, store_name, index, args.chunks, seed=0,
+                                          ef_construction=args.ef_construction)
             if not exact:
                 sample = np.asarray(rng.choice(np.arange(1, args.chunks + 1), args.queries, replace=False))
                 base = store.vectors(sample.tolist())
