@@ -19,8 +19,8 @@ class VectorOptions:
     index: str = "auto"  # faiss: auto | flat | hnsw | ivf
     flat_max_rows: int = 20_000  # auto: exact search (2.6 ms at 20,000 on 2 cores) up to this size, HNSW above
     hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
+    hnsw_ef_construction: int = 200  # 80 gave recall@10 0.935 at 1 M even with ef_search 1024; 200 gives 0.979 at 512
+    hnsw_ef_search: int = 512
     ivf_nprobe: int = 16
     milvus_uri: str | None = None  # None: a Milvus Lite file inside the KB directory
     milvus_token: str | None = None

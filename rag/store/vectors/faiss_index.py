@@ -160,7 +160,7 @@ class FaissVectorIndex(VectorIndex):
         d = self.dimension
         if kind == "hnsw":
             inner = faiss.IndexHNSWFlat(d, int(self.params.get("hnsw_m", 32)), faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = int(self.params.get("hnsw_ef_construction", 80))
+            inner.hnsw.efConstruction = int(self.params.get("hnsw_ef_construction", 200))
         elif kind == "ivf":
             nlist = max(4, min(int(4 * math.sqrt(len(row_ids))), len(row_ids) // IVF_MIN_POINTS_PER_LIST))
             inner = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
