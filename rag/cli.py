@@ -74,8 +74,9 @@ def ingest(paths: tuple[Path, ...], kb_dir: Path | None, prune: bool, embedding_
     """Ingest files and folders (PDF, Markdown, text, HTML, DOCX) into the knowledge base.
 
     A long ingest commits every few hundred files; run it again after a crash and it goes on from there."""
-    from rag.kb import KnowledgeBase
+    from rag.kb import KnowledgeBase, check_tags
 
+    check_tags(tags)  # before a new KB is created for nothing
     settings = _settings(kb_dir, embedding_backend=embedding_backend, embedding_model=embedding_model,
                          chunk_tokens=chunk_tokens, follow_symlinks=follow_symlinks, max_file_mb=max_file_mb,
                          load_timeout_s=load_timeout_s, vector_store=vector_store, vector_index=vector_index,

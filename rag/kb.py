@@ -41,6 +41,13 @@ class KnowledgeBaseInfo:
     manifest: Manifest
 
 
+def check_tags(tags: Sequence[str]) -> None:
+    """Raises ConfigError for a tag that is empty or holds a comma (tags are stored comma-separated)."""
+    for tag in tags:
+        if not tag.strip() or "," in tag:
+            raise ConfigError(f"a tag must be non-empty and hold no comma. Currently, it is {tag!r}")
+
+
 class KnowledgeBase:
     """A knowledge-base directory with the models that read and answer from it.
 
@@ -249,9 +256,7 @@ class KnowledgeBase:
         Raises:
             ConfigError: a tag is empty or holds a comma.
         """
-        for tag in tags:
-            if not tag.strip() or "," in tag:
-                raise ConfigError(f"a tag must be non-empty and hold no comma. Currently, it is {tag!r}")
+        check_tags(tags)
         manifest = self._store.manifest
         splitter = TokenSplitter(
             self.embedder.count_tokens, manifest.chunk_tokens, manifest.chunk_overlap_tokens, self.embedder.max_tokens
