@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import SAMPLE_DOCS, write_corpus  # noqa: E402
+from bench.corpus import write_corpus  # noqa: E402
 from ingest.embed import create_embedder  # noqa: E402
 from rag.kb import KnowledgeBase  # noqa: E402
 

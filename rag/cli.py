@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import sys
-from functools import wraps
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -15,6 +14,7 @@ import click
 from ingest.walk import SYMLINK_POLICIES
 from rag.cli_finetune import adapters, finetune
 from rag.cli_common import fail_cleanly as _fail_cleanly, kb_option, llm_options, settings_for as _settings
+from rag.errors import RagError
 from rag.settings import Settings
 from rag.store.vectors import VECTOR_STORES
 

@@ -14,15 +14,12 @@ from rag.store.catalog import CATALOG_FILE, Catalog
 from rag.store.durability import DirectoryLock, damaged, fsync_dir, writing
 from rag.store.keyword import KeywordIndex, KeywordSegment
 from rag.store.manifest import MANIFEST_FILE, Manifest, read_manifest, write_manifest
-from rag.store.records import ChunkRecord, DocumentRecord, Segment
+from rag.store.records import KEYWORD_DIR, SEGMENTS_DIR, ChunkRecord, DocumentRecord, Segment, segment_dir
 from rag.store.vectors import VectorIndex, VectorOptions, open_vector_index, vector_store_class
-from rag.store.vectors.base import segment_dir
 
 if TYPE_CHECKING:
     from rag.store.writer import StepHook, StoreWriter
 
-KEYWORD_DIR = "keyword"
-SEGMENTS_DIR = "segments"
 log = logging.getLogger(__name__)
 
 

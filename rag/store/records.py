@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+SEGMENTS_DIR = "segments"  # segments/<seq>/{vectors.faiss, keyword/}
+KEYWORD_DIR = "keyword"
 
 
 @dataclass(frozen=True)
@@ -61,3 +65,7 @@ class Segment:
     @property
     def name(self) -> str:
         return f"{self.seq:08d}"
+
+
+def segment_dir(root: Path, segment: Segment) -> Path:
+    return root / SEGMENTS_DIR / segment.name

@@ -16,8 +16,7 @@ import numpy as np
 from rag.store.catalog import Catalog
 from rag.store.durability import DirectoryLock, StepHook, fsync_dir, fsync_tree, no_step, writing
 from rag.store.keyword import KeywordSegment
-from rag.store.records import ChunkData, DocumentRecord, Segment
-from rag.store.vectors.base import segment_dir
+from rag.store.records import KEYWORD_DIR, SEGMENTS_DIR, ChunkData, DocumentRecord, Segment, segment_dir
 
 if TYPE_CHECKING:
     from rag.store.knowledge_store import KnowledgeBaseStore
@@ -83,7 +82,7 @@ class StoreWriter:
         """What a killed writer wrote but never committed: segment folders the catalog does not name."""
         segments = self._catalog.segments()
         named = {s.name for s in segments}
-        for item in (self.root / "segments").iterdir():
+        for item in (self.root / SEGMENTS_DIR).iterdir():
             if item.name not in named:
                 shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
         self._store.vector_index.discard_uncommitted(segments, self._catalog.last_row_id())
@@ -132,10 +131,6 @@ class StoreWriter:
     def put_document(self, record: DocumentRecord) -> None:
         with writing(self.root):
             self._catalog.put_document(record)
-
-    @property
-    def pending_rows(self) -> int:
-        return sum(len(ids) for ids in self._pending_ids)
 
     # -- committing -------------------------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -193,8 +188,6 @@ class StoreWriter:
 
     def _write_segment(self, segment: Segment, row_ids: np.ndarray, vectors: np.ndarray | None,
                        terms: list[list[str]], parts: Sequence[Segment] = ()) -> None:
-        from rag.store.knowledge_store import KEYWORD_DIR
-
         directory = segment_dir(self.root, segment)
         directory.mkdir(parents=True)
         if vectors is None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -92,7 +91,3 @@ class VectorIndex(ABC):
 
     def close(self) -> None:
         return None
-
-
-def segment_dir(root: Path, segment: Segment) -> Path:
-    return root / "segments" / segment.name

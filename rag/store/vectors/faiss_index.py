@@ -14,8 +14,8 @@ import numpy as np
 from rag.errors import ConfigError, KnowledgeBaseError
 from rag.store.durability import damaged
 from rag.store.manifest import Manifest
-from rag.store.records import Segment
-from rag.store.vectors.base import VectorIndex, VectorOptions, segment_dir
+from rag.store.records import Segment, segment_dir
+from rag.store.vectors.base import VectorIndex, VectorOptions
 
 VECTORS_FILE = "vectors.faiss"
 INDEX_KINDS = ("auto", "flat", "hnsw", "ivf")
