@@ -47,11 +47,13 @@ def test_chat_loop_follow_up_sources_reset_exit(tmp_path):
     runner = CliRunner()
     kb = str(tmp_path / "kb")
     assert runner.invoke(main, ["ingest", str(SAMPLE_DOCS), "--kb", kb]).exit_code == 0
-    script = "How often must the QF-200 bearings be re-greased?\nAnd how much grease each time?\n/sources\n/reset\n\n/exit\n"
+    script = ("x" * 2500 + "\nHow often must the QF-200 bearings be re-greased?\nAnd how much grease each time?\n/sources\n"
+              "/reset\n\n/exit\n")
     result = runner.invoke(main, ["chat", "--kb", kb], input=script)
     assert result.exit_code == 0, result.output
     assert "15" in result.stdout and "*[1] maintenance_procedures.pdf:1" in result.stdout
     assert "(conversation cleared)" in result.stdout
+    assert "Error: the question is 2,500 characters long" in result.output  # that turn ends, the chat goes on
     listed = runner.invoke(main, ["chat", "--kb", kb, "--list"])
     assert "How often must the QF-200 bearings be re-greased?" in listed.stdout
 
