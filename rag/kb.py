@@ -71,11 +71,14 @@ class KnowledgeBase:
             vector_index=settings.vector_index,
             embedding_backend=settings.embedding_backend,
             embedding_model=settings.embedding_model,
+            embedding_runtime=None if settings.embedding_runtime == "auto" else settings.embedding_runtime,
+            embed_all_text=settings.embed_all_text,
             chunk_tokens=settings.chunk_tokens,
             chunk_overlap_tokens=settings.chunk_overlap_tokens,
         )
         if embedder is not None:
-            manifest.check_compatible(embedding_backend=embedder.backend, embedding_model=embedder.model_name)
+            manifest.check_compatible(embedding_backend=embedder.backend, embedding_model=embedder.model_name,
+                                      embedding_runtime=embedder.runtime)
             self.__dict__["embedder"] = embedder
 
     # -- construction -----------------------------------------------------------------------------------
@@ -108,7 +111,8 @@ class KnowledgeBase:
             raise KnowledgeBaseError(f"{settings.kb_dir} exists and is a file; choose a directory for the knowledge base")
         backend = settings.embedding_backend or DEFAULT_EMBEDDING_BACKEND
         if embedder is None:
-            embedder = create_embedder(backend, settings.embedding_model, settings.device)
+            embedder = create_embedder(backend, settings.embedding_model, settings.device,
+                                       settings.embedding_runtime or "auto")
         chunk_tokens = settings.chunk_tokens or min(DEFAULT_CHUNK_TOKENS, embedder.max_tokens)
         overlap = settings.chunk_overlap_tokens if settings.chunk_overlap_tokens is not None else DEFAULT_CHUNK_OVERLAP
         # Checked before anything is written: a KB whose manifest holds unusable chunking would refuse
@@ -119,6 +123,8 @@ class KnowledgeBase:
         manifest = Manifest(
             embedding_backend=embedder.backend,
             embedding_model=embedder.model_name,
+            embedding_runtime=embedder.runtime,
+            embed_all_text=settings.embed_all_text is not False,
             dimension=embedder.dimension,
             chunk_tokens=chunk_tokens,
             chunk_overlap_tokens=min(overlap, chunk_tokens - 1),
@@ -163,7 +169,8 @@ class KnowledgeBase:
     @cached_property
     def embedder(self) -> Embedder:
         manifest = self._store.manifest
-        embedder = create_embedder(manifest.embedding_backend, manifest.embedding_model, self.settings.device)
+        embedder = create_embedder(manifest.embedding_backend, manifest.embedding_model, self.settings.device,
+                                   manifest.embedding_runtime)
         if embedder.dimension != manifest.dimension:
             raise KnowledgeBaseError(
                 f"embedding model {manifest.embedding_model} now gives {embedder.dimension}-d vectors; "
@@ -262,7 +269,8 @@ class KnowledgeBase:
             self.embedder.count_tokens, manifest.chunk_tokens, manifest.chunk_overlap_tokens, self.embedder.max_tokens
         )
         ingestor = Ingestor(self.embedder, splitter, self.tokenizer, batch_size=self.settings.embedding_batch_size,
-                            limits=self.settings.load_limits(), follow_symlinks=self.settings.follow_symlinks)
+                            limits=self.settings.load_limits(), follow_symlinks=self.settings.follow_symlinks,
+                            readable_only=not manifest.embed_all_text)
         report = ingestor.run(self._store, paths, prune=prune, progress=progress,
                               checkpoint_files=self.settings.checkpoint_files,
                               checkpoint_seconds=self.settings.checkpoint_minutes * 60,

@@ -8,17 +8,14 @@ from typing import Sequence
 
 import numpy as np
 
-from ingest.embed import BUILTIN_MINILM, Embedder
+from ingest.embed import CHINESE_TEXT_RATIO, Embedder
 from rag.errors import QuestionError
 from rag.store import ChunkRecord, KnowledgeBaseStore
 from rag.text import KeywordTokenizer, cjk_ratio
 
 log = logging.getLogger(__name__)
 
-# English-only embedding models: on Chinese text their vectors carry little meaning, so a Chinese query
-# leans on the keyword ranking instead (published C-MTEB retrieval nDCG@10 for all-MiniLM-L6-v2: 0.02-0.03).
-ENGLISH_ONLY_EMBEDDERS = ("all-minilm", "all-mpnet", "paraphrase-minilm", "msmarco", "bge-small-en", "bge-base-en",
-                          "bge-large-en", "gte-small", "gte-base", "e5-small-v2", "e5-base-v2")
+# With an English-only embedding model a Chinese query leans on the keyword ranking (see ingest/embed.py).
 DENSE_WEIGHT_FOREIGN_LANGUAGE = 0.1
 
 # "Not in the knowledge base" thresholds on Hit.relevance, chosen by `rag eval --calibrate` on the shipped
@@ -86,11 +83,6 @@ def check_question(question: str, max_chars: int) -> str:
     return question
 
 
-def is_english_only(embedder: Embedder) -> bool:
-    name = embedder.model_name.lower()
-    return embedder.model_name == BUILTIN_MINILM or any(tag in name for tag in ENGLISH_ONLY_EMBEDDERS)
-
-
 # The floor of the uncertain band (see rag/answerable.py): under it a question shares next to nothing
 # with the KB (an off-topic question scores about 0.05 or less). Paraphrased answerable questions of the
 # shipped sets score from 0.06 up, with their passage ranked first. A lower floor (0.044, fitted by
@@ -148,7 +140,11 @@ class Retriever:
             return 0.0, 1.0
         if self.dense_weight is not None:
             return self.dense_weight, self.keyword_weight
-        foreign = cjk_ratio(question) > 0.3 and is_english_only(self.embedder)
+        foreign = cjk_ratio(question) >= CHINESE_TEXT_RATIO and self.embedder.english_only
+        if foreign and not self.store.manifest.embed_all_text:
+            # The KB holds no vectors of Chinese text: the dense ranking would only rank other chunks,
+            # and give them fusion credit a Chinese chunk cannot get.
+            return 0.0, self.keyword_weight
         return (DENSE_WEIGHT_FOREIGN_LANGUAGE if foreign else 1.0), self.keyword_weight
 
     def search(self, question: str, k: int, filters: SearchFilter | None = None) -> list[Hit]:
@@ -185,8 +181,9 @@ class Retriever:
         vectors = self.store.vectors(order)
         cosines = vectors @ query_vector
         coverage = self._term_coverage(terms, order)
-        total_weight = w_dense + w_keyword
-        relevance = (w_dense * np.clip(cosines, 0, 1) + w_keyword * coverage) / total_weight
+        # A chunk without a vector (text the embedder cannot read) is judged by its keywords alone.
+        w_chunk_dense = w_dense * np.any(vectors != 0, axis=1)
+        relevance = (w_chunk_dense * np.clip(cosines, 0, 1) + w_keyword * coverage) / np.maximum(w_chunk_dense + w_keyword, 1e-9)
         scores = np.asarray([fused[r] for r in order], dtype=np.float32)
 
         if self.reranker is not None:

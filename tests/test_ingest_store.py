@@ -6,9 +6,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from rag.errors import KnowledgeBaseError, ManifestMismatchError
+from rag.errors import ConfigError, KnowledgeBaseError, ManifestMismatchError
 from rag.kb import KnowledgeBase
 from rag.store import KnowledgeBaseStore
 from tests.conftest import REPO
@@ -83,6 +84,47 @@ def test_opening_with_another_embedding_model_is_an_error(make_kb):
         KnowledgeBase.open(path, chunk_tokens=100)
     with pytest.raises(KnowledgeBaseError, match="already holds a knowledge base"):
         KnowledgeBase.create(path)
+
+
+def test_the_manifest_records_the_embedding_runtime_and_refuses_another(make_kb, minilm):
+    kb = make_kb()
+    assert kb.info().manifest.embedding_runtime == minilm.runtime
+    assert minilm.runtime in ("float32", "bfloat16")  # auto on a CPU
+    other = "float32" if minilm.runtime == "bfloat16" else "bfloat16"
+    with pytest.raises(ManifestMismatchError, match=f"embedding_runtime: the KB has '{minilm.runtime}', requested '{other}'"):
+        KnowledgeBase.open(kb.settings.kb_dir, embedding_runtime=other)
+    assert KnowledgeBase.open(kb.settings.kb_dir, embedding_runtime="auto").info().manifest.embedding_runtime == minilm.runtime
+    with pytest.raises(ConfigError, match="embedding_runtime must be one of auto, float32, bfloat16, float16. Currently, it is 'int3'"):
+        KnowledgeBase.open(kb.settings.kb_dir, embedding_runtime="int3")
+
+
+def test_bfloat16_vectors_rank_as_float32_ones(minilm):
+    """The faster number format may move vectors only slightly: every passage's bfloat16 vector is within
+    cosine 0.999 of its float32 one, and each question ranks the passages in the same order."""
+    from ingest.embed import create_embedder
+
+    pair = [create_embedder("sentence-transformers", None, "cpu", runtime) for runtime in ("float32", "bfloat16")]
+    passages = [p.read_text(encoding="utf-8", errors="replace")[:600] for p in sorted((REPO / "sample_docs").glob("*")) if p.suffix in (".md", ".txt")]
+    questions = ["How often must the QF-200 bearings be re-greased?", "动火作业许可证的有效期是多久？", "What does the warranty cover?"]
+    full, half = (e.embed_passages(passages) for e in pair)
+    assert len(passages) >= 3 and float(np.min(np.sum(full * half, axis=1))) >= 0.999
+    for question in questions:
+        assert list(np.argsort(-(full @ pair[0].embed_query(question)))[:3]) == list(np.argsort(-(half @ pair[1].embed_query(question)))[:3])
+
+
+def test_without_embed_all_text_chinese_chunks_are_found_by_keywords(make_kb, minilm):
+    kb = make_kb(embed_all_text=False)
+    kb.ingest([REPO / "sample_docs"])
+    assert kb.info().manifest.embed_all_text is False
+    chunks = list(kb.iter_chunks())
+    chinese = [c for c in chunks if not minilm.reads(c.text)]
+    english = [c for c in chunks if minilm.reads(c.text)]
+    assert chinese and english
+    assert kb.info().vectors["vectors"] == len(english)  # no vector for a chunk the model cannot read
+    hits = kb.search("动火作业许可证的有效期是多久？", k=3)
+    assert hits[0].chunk.source.endswith(".md") or "动火" in hits[0].chunk.text
+    assert "动火" in hits[0].chunk.text and hits[0].cosine == 0.0 and hits[0].relevance == pytest.approx(hits[0].term_coverage)
+    assert kb.search("How often must the QF-200 bearings be re-greased?", k=1)[0].cosine > 0.3
 
 
 def test_open_missing_kb_says_what_to_do(tmp_path: Path):

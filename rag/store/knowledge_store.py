@@ -119,7 +119,7 @@ class KnowledgeBaseStore:
 
     def describe(self) -> dict[str, Any]:
         """Vector store, index and segments, for `rag kb info`."""
-        return {**self.vector_index.describe(), "version": self.version,
+        return {**self.vector_index.describe(), "vectors": self.vector_index.count(), "version": self.version,
                 "keyword_segments": len(self._keywords.segments)}
 
     def close(self) -> None:

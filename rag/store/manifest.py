@@ -23,6 +23,8 @@ class Manifest:
     chunk_tokens: int
     chunk_overlap_tokens: int
     keyword_tokenizer: str
+    embedding_runtime: str = "float32"  # number format of the vectors' model (KBs made before it was recorded: float32)
+    embed_all_text: bool = True  # False: chunks the model cannot read (Chinese, English-only model) have no vector
     normalized: bool = True
     metric: str = "inner_product"
     vector_store: str = "faiss"  # a name in rag.store.vectors.VECTOR_STORES

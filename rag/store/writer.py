@@ -116,6 +116,8 @@ class StoreWriter:
         return len(removed)
 
     def add_chunks(self, chunks: Sequence[ChunkData], vectors: np.ndarray, terms: Sequence[list[str]]) -> None:
+        """Stage chunks with their unit vectors and keyword terms. A row of zeros is a chunk without a vector
+        (text the embedding model cannot read): it is found by its keywords only."""
         if len(chunks) != len(vectors) or len(chunks) != len(terms):
             raise ValueError(f"{len(chunks)} chunks, {len(vectors)} vectors and {len(terms)} term lists must match")
         if not chunks:
@@ -177,7 +179,7 @@ class StoreWriter:
             row_ids = np.concatenate(self._pending_ids)
             vectors = np.concatenate(self._pending_vectors)
             segment = Segment(self._catalog.next_segment_seq(), int(row_ids.min()), int(row_ids.max()), len(row_ids),
-                              vector_index.segment_kind(len(row_ids)))
+                              vector_index.segment_kind(int(np.any(vectors != 0, axis=1).sum())))
             self._write_segment(segment, row_ids, vectors, self._pending_terms)
             self._catalog.add_segment(segment)
         self._catalog.commit()
@@ -193,7 +195,8 @@ class StoreWriter:
         if vectors is None:
             self._store.vector_index.prepare_merge(segment, parts, row_ids)
         else:
-            self._store.vector_index.prepare(segment, row_ids, vectors)
+            held = np.any(vectors != 0, axis=1)  # a zero row: a chunk without a vector (see add_chunks)
+            self._store.vector_index.prepare(segment, row_ids[held], vectors[held])
         KeywordSegment.build([int(r) for r in row_ids], terms).save(directory / KEYWORD_DIR)
         self._on_step("staged")
         fsync_tree(directory)
