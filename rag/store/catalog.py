@@ -57,7 +57,7 @@ def _document(row: sqlite3.Row) -> DocumentRecord:
 
 
 def _chunk(row: sqlite3.Row) -> ChunkRecord:
-    return ChunkRecord(*row)
+    return ChunkRecord(**{k: row[k] for k in row.keys()})
 
 
 class Catalog:

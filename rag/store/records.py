@@ -23,18 +23,6 @@ class DocumentRecord:
 
 
 @dataclass(frozen=True)
-class ChunkRecord:
-    row_id: int
-    chunk_id: str
-    doc_id: str
-    source: str
-    page: int | None
-    start: int
-    end: int
-    text: str
-
-
-@dataclass(frozen=True)
 class NewChunk:
     """A chunk as the writer takes it; the store assigns the row id. Any object with these fields will do
     (ingest hands its own Chunk)."""
@@ -49,6 +37,13 @@ class NewChunk:
 
 
 ChunkData = NewChunk
+
+
+@dataclass(frozen=True)
+class ChunkRecord(NewChunk):
+    """A stored chunk: its fields and the row id the store gave it."""
+
+    row_id: int
 
 
 @dataclass(frozen=True)

@@ -178,9 +178,10 @@ class StoreWriter:
         if self._pending_ids:
             row_ids = np.concatenate(self._pending_ids)
             vectors = np.concatenate(self._pending_vectors)
+            held = np.any(vectors != 0, axis=1)  # a zero row: a chunk without a vector (see add_chunks)
             segment = Segment(self._catalog.next_segment_seq(), int(row_ids.min()), int(row_ids.max()), len(row_ids),
-                              vector_index.segment_kind(int(np.any(vectors != 0, axis=1).sum())))
-            self._write_segment(segment, row_ids, vectors, self._pending_terms)
+                              vector_index.segment_kind(int(held.sum())))
+            self._write_segment(segment, row_ids, (row_ids[held], vectors[held]), self._pending_terms)
             self._catalog.add_segment(segment)
         self._catalog.commit()
         self._on_step("committed")
@@ -188,15 +189,15 @@ class StoreWriter:
         vector_index.committed(removed, [])
         self._pending_ids, self._pending_vectors, self._pending_terms, self._removed = [], [], [], []
 
-    def _write_segment(self, segment: Segment, row_ids: np.ndarray, vectors: np.ndarray | None,
+    def _write_segment(self, segment: Segment, row_ids: np.ndarray, vectors: tuple[np.ndarray, np.ndarray] | None,
                        terms: list[list[str]], parts: Sequence[Segment] = ()) -> None:
+        """`vectors`: (row ids, vectors) of the new rows that have one; None: a merge of `parts`."""
         directory = segment_dir(self.root, segment)
         directory.mkdir(parents=True)
         if vectors is None:
             self._store.vector_index.prepare_merge(segment, parts, row_ids)
         else:
-            held = np.any(vectors != 0, axis=1)  # a zero row: a chunk without a vector (see add_chunks)
-            self._store.vector_index.prepare(segment, row_ids[held], vectors[held])
+            self._store.vector_index.prepare(segment, *vectors)
         KeywordSegment.build([int(r) for r in row_ids], terms).save(directory / KEYWORD_DIR)
         self._on_step("staged")
         fsync_tree(directory)
