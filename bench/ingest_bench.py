@@ -59,8 +59,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=500, help="generated pages per language")
     parser.add_argument("--languages", default="en,zh", help="comma-separated: en, zh")
-    parser.add_argument("--embed-all-text", choices=("true", "false"), default="true",
-                        help="false: Chinese chunks get no vector from the English-only model (keywords only)")
+    parser.add_argument("--embed-all-text", choices=("true", "false"), default=None,
+                        help="true: the English-only model also embeds Chinese prose (default: the product's, false)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -74,11 +74,11 @@ def main() -> None:
         work = Path(work)
         for language in [x.strip() for x in args.languages.split(",") if x.strip()]:
             files = write_corpus(work / f"corpus_{language}", args.pages, language=language)
-            kb = KnowledgeBase.create(work / f"kb_{language}", embedder=embedder,
-                                      embed_all_text=args.embed_all_text == "true")
+            chosen = {} if args.embed_all_text is None else {"embed_all_text": args.embed_all_text == "true"}
+            kb = KnowledgeBase.create(work / f"kb_{language}", embedder=embedder, **chosen)
             report = ingest_figures(f"{language}: {args.pages} generated pages", kb, [work / f"corpus_{language}"])
             product_texts = [c.text for c in kb.iter_chunks()]
-            row = {"pages": args.pages, "embedding_runtime": embedder.runtime, "embed_all_text": args.embed_all_text == "true",
+            row = {"pages": args.pages, "embedding_runtime": embedder.runtime, "embed_all_text": kb.info().manifest.embed_all_text,
                    "product_seconds": round(report.seconds, 2), "product_chunks": report.chunks_added,
                    "product_truncated": truncated(embedder, product_texts)}
             try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from abc import ABC, abstractmethod
 from typing import Callable, Iterable, Sequence
@@ -20,6 +21,13 @@ ENGLISH_ONLY_MODELS = ("all-minilm", "all-mpnet", "paraphrase-minilm", "msmarco"
                        "bge-large-en", "gte-small", "gte-base", "e5-small-v2", "e5-base-v2")
 # A chunk whose letters are at least this share Chinese is Chinese text (as a question is, in rag/prompt.py).
 CHINESE_TEXT_RATIO = 0.3
+# Of Chinese text, an English-only model reads the codes, units and English words (QF-200, kW, RS-485,
+# Modbus): it embeds those alone, when there are at least this many. An English question about a Chinese
+# spec sheet keeps its passage in the top 5 (with no vector for such chunks it fell to 9th), and a Chinese
+# chunk costs a few tokens instead of one per character. Bare numbers are left out: a vector of dates and
+# list numbers matched any question with a year in it (Who won the world cup in 1998?).
+MIN_READABLE_WORDS = 3
+_LATIN_WORD = re.compile(r"[\w./³²-]*[a-zA-Z][\w./³²-]*", re.ASCII)
 
 # Number formats a torch embedder computes in. bfloat16 halves the work where the CPU has bfloat16
 # instructions (AVX512-BF16, AMX) or on a GPU; measured on all-MiniLM-L6-v2 with 2 cores: 1.9x the
@@ -46,18 +54,24 @@ class Embedder(ABC):
     def count_tokens(self, text: str) -> int:
         """Number of model tokens in `text`, without special tokens; the splitter measures with it."""
 
-    def reads(self, text: str) -> bool:
-        """Whether the model's vector of `text` carries its meaning (an English-only model cannot read Chinese)."""
-        return not (self.english_only and cjk_ratio(text) >= CHINESE_TEXT_RATIO)
+    def readable_text(self, text: str) -> str:
+        """What of `text` the model can read: all of it, or for an English-only model and Chinese text, its
+        codes and English words, in order; "" when those are too few to embed."""
+        if not self.english_only or cjk_ratio(text) < CHINESE_TEXT_RATIO:
+            return text
+        words = _LATIN_WORD.findall(text)
+        return " ".join(words) if len(words) >= MIN_READABLE_WORDS else ""
 
     def embed_passages(
         self, texts: Sequence[str], batch_size: int = 32, on_batch: Callable[[int], None] | None = None,
         readable_only: bool = False,
     ) -> np.ndarray:
-        """Vectors of `texts`; with `readable_only`, a text the model cannot read gets a zero row instead
-        (no vector: the chunk is found by its keywords, which is what the fusion weights such text by)."""
+        """Vectors of `texts`; with `readable_only`, of what the model can read of each (`readable_text`), and
+        a zero row where that is nothing (no vector: the chunk is found by its keywords)."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        wanted = [i for i in range(len(texts)) if not readable_only or self.reads(texts[i])]
+        if readable_only:
+            texts = [self.readable_text(t) for t in texts]
+        wanted = [i for i in range(len(texts)) if texts[i]]
         if on_batch and len(wanted) < len(texts):
             on_batch(len(texts) - len(wanted))
         # Batches of similar length: a batch is padded to its longest text, so mixing lengths wastes compute.

@@ -195,7 +195,7 @@ class Ingestor:
                                                readable_only=self.readable_only)
         report.stage_seconds["embed"] += time.perf_counter() - t
         t = time.perf_counter()
-        terms = self.tokenizer.tokenize_many([c.text for c in chunks])
+        terms = self.tokenizer.index_terms_many([c.text for c in chunks])
         writer.add_chunks(chunks, vectors, terms)
         for item in pending:
             writer.put_document(item.record)

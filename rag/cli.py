@@ -463,10 +463,9 @@ def kb_compact(kb_dir: Path | None) -> None:
 def kb_migrate(target: str, milvus_uri: str | None, vector_index: str | None, kb_dir: Path | None) -> None:
     """Move the KB's vectors to another vector store, without re-embedding (token: RAG_MILVUS_TOKEN)."""
     kb = _open_kb(_settings(kb_dir))
-    chunks = kb.info().chunks
     kb.migrate(target, milvus_uri=milvus_uri, vector_index=vector_index)
     info = kb.info()
-    click.echo(f"moved {chunks} vectors to {info.vectors['store']}"
+    click.echo(f"moved {info.vectors['vectors']} vectors to {info.vectors['store']}"
                + (f" at {info.vectors['uri']}" if "uri" in info.vectors else ""))
 
 

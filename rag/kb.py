@@ -23,7 +23,7 @@ from rag.retrieve import Hit, Reranker, Retriever, SearchFilter, default_floor, 
 from rag.settings import Settings
 from rag.store import DocumentRecord, KnowledgeBaseStore, Manifest
 from rag.store.vectors import DEFAULT_VECTOR_STORE, vector_store_class
-from rag.text import KeywordTokenizer
+from rag.text import KEYWORD_TOKENIZER_VERSION, KEYWORD_TOKENIZER_VERSIONS, KeywordTokenizer
 
 log = logging.getLogger(__name__)
 DEFAULT_CHUNK_TOKENS = 200
@@ -124,11 +124,11 @@ class KnowledgeBase:
             embedding_backend=embedder.backend,
             embedding_model=embedder.model_name,
             embedding_runtime=embedder.runtime,
-            embed_all_text=settings.embed_all_text is not False,
+            embed_all_text=settings.embed_all_text is True,
             dimension=embedder.dimension,
             chunk_tokens=chunk_tokens,
             chunk_overlap_tokens=min(overlap, chunk_tokens - 1),
-            keyword_tokenizer=KeywordTokenizer.version,
+            keyword_tokenizer=KEYWORD_TOKENIZER_VERSION,
             vector_store=vector_store,
             vector_index=vector_kind,
             vector_params=vector_params,
@@ -180,12 +180,13 @@ class KnowledgeBase:
 
     @cached_property
     def tokenizer(self) -> KeywordTokenizer:
-        if self._store.manifest.keyword_tokenizer != KeywordTokenizer.version:
+        version = self._store.manifest.keyword_tokenizer
+        if version not in KEYWORD_TOKENIZER_VERSIONS:
             raise KnowledgeBaseError(
-                f"the KB's keyword index was built with tokenizer {self._store.manifest.keyword_tokenizer}; this "
-                f"program uses {KeywordTokenizer.version}. Re-ingest into a new KB directory."
+                f"the KB's keyword index was built with tokenizer {version}; this program has "
+                f"{', '.join(KEYWORD_TOKENIZER_VERSIONS)}. Re-ingest into a new KB directory."
             )
-        return KeywordTokenizer()
+        return KeywordTokenizer(version)
 
     @cached_property
     def reranker(self) -> Reranker | None:

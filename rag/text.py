@@ -8,6 +8,7 @@ from functools import cached_property
 
 # Whether the query is Chinese decides the refusal language and the dense/keyword fusion weights.
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 
 ENGLISH_STOPWORDS = frozenset(
@@ -19,7 +20,12 @@ CHINESE_STOPWORDS = frozenset(
     "的 了 是 在 和 与 及 或 有 为 对 把 被 就 都 也 而 之 其 中 上 下 个 这 那 吗 呢 吧 啊 么 什么 多少 哪些 哪个 怎么 如何 是否 几".split()
 )
 
-KEYWORD_TOKENIZER_VERSION = "nfkc-t2s-jieba-search-snowball-v1"
+KEYWORD_TOKENIZER_WORDS = "nfkc-t2s-jieba-search-snowball-v1"
+# Also Chinese characters and character pairs as terms, marked by GRAM_MARK: a question in other words than
+# the document's (两米高 / 2 米, 过道 / 通道) still shares characters with its passage.
+KEYWORD_TOKENIZER_VERSION = "nfkc-t2s-jieba-search-snowball-cjkgrams-v2"
+KEYWORD_TOKENIZER_VERSIONS = (KEYWORD_TOKENIZER_WORDS, KEYWORD_TOKENIZER_VERSION)
+GRAM_MARK = "#"
 
 # Words that say how to answer, not what about: they must not count in how much of a question a passage
 # covers ("请详细说明一下", "please explain in detail" sank good matches below the threshold).
@@ -58,7 +64,11 @@ class KeywordTokenizer:
     """NFKC (full-width to half-width), traditional to simplified, lower case; jieba words for Chinese,
     stemmed words for English; model numbers such as qf-200 kept whole and also split."""
 
-    version = KEYWORD_TOKENIZER_VERSION
+    def __init__(self, version: str = KEYWORD_TOKENIZER_VERSION):
+        if version not in KEYWORD_TOKENIZER_VERSIONS:
+            raise ValueError(f"unknown keyword tokenizer {version!r}; this program has {', '.join(KEYWORD_TOKENIZER_VERSIONS)}")
+        self.version = version
+        self.cjk_grams = version != KEYWORD_TOKENIZER_WORDS
 
     @cached_property
     def _jieba(self):
@@ -113,8 +123,30 @@ class KeywordTokenizer:
                 tokens.append(self._stemmer.stemWord(part) if self._stemmer and part.isalpha() else part)
         return tokens
 
-    def tokenize_many(self, texts: list[str]) -> list[list[str]]:
-        return [self.tokenize(t) for t in texts]
+    def grams(self, text: str, skip_words: frozenset[str] = frozenset()) -> list[str]:
+        """Chinese characters (stopwords left out) and character pairs of the text, as GRAM_MARK terms;
+        none when this tokenizer's version has no grams (KBs made before them). Words in `skip_words`
+        (a question's filler: 请详细说明一下) give no grams, and no pair spans them."""
+        if not self.cjk_grams:
+            return []
+        grams: list[str] = []
+        for match in _CJK_RUN.finditer(self.normalise(text)):
+            runs = [match.group()]
+            if skip_words:
+                runs = "".join(w if w not in skip_words else "|" for w in self._jieba.lcut(match.group())).split("|")
+            for run in runs:
+                grams.extend(GRAM_MARK + c for c in run if c not in CHINESE_STOPWORDS)
+                grams.extend(GRAM_MARK + run[i : i + 2] for i in range(len(run) - 1))
+        return grams
+
+    @staticmethod
+    def is_pair(term: str) -> bool:
+        """Whether a gram term is a character pair (else a single character)."""
+        return term.startswith(GRAM_MARK) and len(term) == len(GRAM_MARK) + 2
+
+    def index_terms_many(self, texts: list[str]) -> list[list[str]]:
+        """What the keyword index holds per chunk: its words, and its grams."""
+        return [self.tokenize(t) + self.grams(t) for t in texts]
 
     @cached_property
     def filler_terms(self) -> frozenset[str]:

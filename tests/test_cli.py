@@ -80,12 +80,13 @@ def test_tags_compact_and_migrate_from_the_command_line(tmp_path):
     assert result.exit_code == 0 and not result.stdout.strip(), result.output
     result = runner.invoke(main, ["kb", "remove", "training_policy.docx", "--kb", kb])
     result = runner.invoke(main, ["kb", "info", "--kb", kb])
-    assert "vectors:     20 in faiss, index auto; segments: 1 flat" in result.output and "removed rows until" in result.output
+    # Chinese prose gets no vector from the English-only model (keywords find it): 6 of the 20 chunks.
+    assert "vectors:     14 in faiss, index auto; segments: 1 flat" in result.output and "removed rows until" in result.output
     result = runner.invoke(main, ["kb", "compact", "--kb", kb])
     assert result.exit_code == 0 and "removed rows dropped: 1" in result.output, result.output
     result = runner.invoke(main, ["kb", "migrate", "--to", "milvus", "--kb", kb])
-    assert result.exit_code == 0 and "moved 20 vectors to milvus" in result.output, result.output
+    assert result.exit_code == 0 and "moved 14 vectors to milvus" in result.output, result.output
     result = runner.invoke(main, ["kb", "info", "--kb", kb])
-    assert "vectors:     20 in milvus at " in result.output
+    assert "vectors:     14 in milvus at " in result.output
     result = runner.invoke(main, ["kb", "migrate", "--to", "milvus", "--kb", kb])
     assert result.exit_code == 1 and "already keeps its vectors in milvus" in result.output

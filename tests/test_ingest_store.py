@@ -112,19 +112,28 @@ def test_bfloat16_vectors_rank_as_float32_ones(minilm):
         assert list(np.argsort(-(full @ pair[0].embed_query(question)))[:3]) == list(np.argsort(-(half @ pair[1].embed_query(question)))[:3])
 
 
-def test_without_embed_all_text_chinese_chunks_are_found_by_keywords(make_kb, minilm):
-    kb = make_kb(embed_all_text=False)
+def test_by_default_an_english_only_model_embeds_only_what_it_reads_of_chinese_text(make_kb, minilm):
+    kb = make_kb()
     kb.ingest([REPO / "sample_docs"])
     assert kb.info().manifest.embed_all_text is False
     chunks = list(kb.iter_chunks())
-    chinese = [c for c in chunks if not minilm.reads(c.text)]
-    english = [c for c in chunks if minilm.reads(c.text)]
-    assert chinese and english
-    assert kb.info().vectors["vectors"] == len(english)  # no vector for a chunk the model cannot read
+    prose = [c for c in chunks if minilm.readable_text(c.text) == ""]
+    spec = [c for c in chunks if "QF-200" in c.text and c.source.endswith(".txt") and minilm.readable_text(c.text)]
+    assert prose and spec and all("动火" not in minilm.readable_text(c.text) for c in spec)
+    assert minilm.readable_text(spec[0].text).startswith("QF-200 QF-200 m³/h m kW")  # codes and units, no numbers
+    assert kb.info().vectors["vectors"] == len(chunks) - len(prose)  # no vector for Chinese prose
     hits = kb.search("动火作业许可证的有效期是多久？", k=3)
-    assert hits[0].chunk.source.endswith(".md") or "动火" in hits[0].chunk.text
     assert "动火" in hits[0].chunk.text and hits[0].cosine == 0.0 and hits[0].relevance == pytest.approx(hits[0].term_coverage)
     assert kb.search("How often must the QF-200 bearings be re-greased?", k=1)[0].cosine > 0.3
+    # An English question about the Chinese spec sheet still finds it by the vector of its codes and figures.
+    assert any(h.chunk.source.endswith("产品规格.txt") for h in kb.search("What is the rated flow of the QF-200 pump?", k=5))
+
+
+def test_embed_all_text_embeds_chinese_prose_too(make_kb, minilm):
+    kb = make_kb(embed_all_text=True)
+    kb.ingest([REPO / "sample_docs" / "安全规程.md"])
+    assert kb.info().manifest.embed_all_text is True
+    assert kb.info().vectors["vectors"] == kb.info().chunks
 
 
 def test_open_missing_kb_says_what_to_do(tmp_path: Path):
@@ -190,5 +199,6 @@ def test_killed_ingest_keeps_the_last_checkpoint_and_resumes(make_kb, sample_cop
     report = reopened.ingest([big])
     assert len(report.unchanged) == committed_notes and len(report.added) == 80 - committed_notes
     store = KnowledgeBaseStore(kb_dir)
-    assert store.chunk_count() == reopened.info().chunks and store.vector_index.count() == store.chunk_count()
+    with_vectors = sum(1 for c in reopened.iter_chunks() if kb.embedder.readable_text(c.text))  # not Chinese prose
+    assert store.chunk_count() == reopened.info().chunks and store.vector_index.count() == with_vectors
     assert not [p for p in (kb_dir / "segments").iterdir() if p.name not in {s.name for s in store.segments()}]

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from rag.retrieve import SearchFilter, mmr
-from rag.text import KeywordTokenizer
+from rag.text import KEYWORD_TOKENIZER_WORDS, KeywordTokenizer
 
 import numpy as np
 
@@ -57,6 +57,29 @@ def test_keyword_tokenizer_normalises_width_script_and_case():
     assert tok.tokenize("ＱＦ－２００") == tok.tokenize("qf-200") == ["qf-200", "qf", "200"]
     assert set(tok.tokenize("動火作業")) == set(tok.tokenize("动火作业"))
     assert tok.tokenize("Bearings bearing") == ["bear", "bear"]
+
+
+def test_chinese_grams_cover_characters_and_pairs_but_not_filler():
+    tok = KeywordTokenizer()
+    assert tok.grams("安全通道") == ["#安", "#全", "#通", "#道", "#安全", "#全通", "#通道"]
+    assert tok.grams("QF-200 pump") == []
+    # Filler words give no grams, and no pair spans them.
+    grams = tok.grams("请详细说明一下通道宽度", tok.filler_terms)
+    assert "#通道" in grams and not any(c in g for g in grams for c in "请详细说明")
+    assert "#明通" not in grams
+    # A KB made before grams keeps its words-only terms.
+    assert KeywordTokenizer(KEYWORD_TOKENIZER_WORDS).grams("安全通道") == []
+
+
+def test_a_chinese_paraphrase_finds_its_passage_by_shared_characters(sample_kb):
+    question = "逃生用的过道最窄可以留多宽？"  # the document: 安全通道宽度不得小于 1.2 米
+    retriever = sample_kb.retriever()
+    assert retriever.store.search_keywords(retriever.tokenizer.tokenize(question), 5) == [] or not any(
+        "1.2 米" in c.text for c in retriever.store.chunks([r for r, _ in retriever.store.search_keywords(
+            retriever.tokenizer.tokenize(question), 5)]).values())
+    hits = sample_kb.search(question, 3)
+    assert any("1.2 米" in h.chunk.text for h in hits)
+    assert hits[0].relevance < sample_kb.threshold  # found, but not proof of an answer: no shared word
 
 
 def test_mmr_skips_near_duplicates():
