@@ -5,6 +5,7 @@ import logging
 import re
 import threading
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -45,6 +46,7 @@ class Embedder(ABC):
     dimension: int = 0
     max_tokens: int = 0  # longest text, in the model's own tokens (special tokens excluded), read whole
     english_only: bool = False  # trained on English text only: its vectors of Chinese text mean little
+    concurrent_batches: int = 1  # batches embedded at once by embed_passages (embed_batch must be thread-safe)
 
     @abstractmethod
     def embed_batch(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
@@ -76,11 +78,16 @@ class Embedder(ABC):
             on_batch(len(texts) - len(wanted))
         # Batches of similar length: a batch is padded to its longest text, so mixing lengths wastes compute.
         order = sorted(wanted, key=lambda i: len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            out[rows] = self.embed_batch([texts[i] for i in rows], is_query=False)
-            if on_batch:
-                on_batch(len(rows))
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+        def embed(rows: list[int]) -> np.ndarray:
+            return self.embed_batch([texts[i] for i in rows], is_query=False)
+
+        with ThreadPoolExecutor(max_workers=self.concurrent_batches) as pool:
+            for rows, vectors in zip(batches, pool.map(embed, batches)):
+                out[rows] = vectors
+                if on_batch:
+                    on_batch(len(rows))
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -155,20 +162,23 @@ class SentenceTransformerEmbedder(Embedder):
         self.max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP] take two positions
         self._tokenizer = self._model.tokenizer
         self._lock = threading.Lock()
+        # On a CPU two batches at once keep both cores busier than torch's own threads do on one batch:
+        # measured +14 % chunks/s on 2 cores (56 vs 49, bfloat16), the same with torch at 1 or 2 threads.
+        self.concurrent_batches = 2 if self.device == "cpu" else 1
         prompts = getattr(self._model, "prompts", {}) or {}
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = next((p for p in ("document", "passage") if p in prompts), None)
 
     def embed_batch(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        import torch
+        from sentence_transformers.util import batch_to_device
+
         prompt_name = self._query_prompt if is_query else self._passage_prompt
+        prompt = self._model.prompts[prompt_name] if prompt_name else None
         with self._lock:  # a fast tokenizer used from two threads at once fails ("Already borrowed")
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=max(1, len(texts)),
-                convert_to_tensor=True,
-                show_progress_bar=False,
-                prompt_name=prompt_name,
-            )
+            features = self._model.preprocess(list(texts), prompt=prompt)
+        with torch.inference_mode():  # the forward pass is thread-safe: two batches run at once
+            vectors = self._model(batch_to_device(features, self._model.device))["sentence_embedding"]
         # Normalised in float32: unit length computed in bfloat16 is off by up to 1e-2.
         vectors = vectors.float().cpu().numpy()
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -112,6 +112,15 @@ def test_bfloat16_vectors_rank_as_float32_ones(minilm):
         assert list(np.argsort(-(full @ pair[0].embed_query(question)))[:3]) == list(np.argsort(-(half @ pair[1].embed_query(question)))[:3])
 
 
+def test_concurrent_batches_give_each_text_its_own_vector(minilm):
+    texts = [f"Pump P-{i} needs {'new bearings and ' * (i % 4)}an inspection every {i} weeks." for i in range(9)]
+    assert minilm.concurrent_batches == 2  # on a CPU
+    together = minilm.embed_passages(texts, batch_size=2)  # five batches, two at a time
+    one_by_one = np.stack([minilm.embed_query(t) for t in texts])  # MiniLM has no query prompt
+    assert np.allclose(together, one_by_one, atol=2e-2)
+    assert all(int(np.argmax(together @ one_by_one[i])) == i for i in range(len(texts)))
+
+
 def test_by_default_an_english_only_model_embeds_only_what_it_reads_of_chinese_text(make_kb, minilm):
     kb = make_kb()
     kb.ingest([REPO / "sample_docs"])
