@@ -51,7 +51,7 @@ class Settings:
     # Whether an English-only embedding model also embeds Chinese prose. False (the default for a new KB):
     # of Chinese text it embeds only the codes and English words it can read, and Chinese questions are
     # ranked by words and character pairs (rag/retrieve.py): on the shipped Chinese set hit@1 0.971 against
-    # 0.943 with every chunk embedded, and a Chinese corpus ingests ~4x faster. None: the KB manifest's.
+    # 0.943 with every chunk embedded, and a Chinese corpus ingests ~3x faster. None: the KB manifest's.
     embed_all_text: bool | None = None
 
     # Chunking, measured in the embedding model's tokens so no chunk is cut off at embedding time.
