@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.search_bench import DIMENSION, clustered_vectors  # noqa: E402
 from rag.store import DocumentRecord, KnowledgeBaseStore, Manifest, NewChunk, VectorOptions  # noqa: E402
 from rag.store.vectors import vector_store_class  # noqa: E402
-from rag.text import KeywordTokenizer  # noqa: E402
+from rag.text import KEYWORD_TOKENIZER_VERSION  # noqa: E402
 
 WORDS = ("pump valve seal bearing torque pressure flange gasket permit inspection interval grease motor impeller "
          "clearance shaft coupling alignment vibration temperature").split()
@@ -48,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         options = VectorOptions(index=args.index)
         kind, params = vector_store_class("faiss").build_params(options)
-        manifest = Manifest("synthetic", "clustered", DIMENSION, 200, 32, KeywordTokenizer.version, vector_index=kind,
+        manifest = Manifest("synthetic", "clustered", DIMENSION, 200, 32, KEYWORD_TOKENIZER_VERSION, vector_index=kind,
                             vector_params=params)
         store = KnowledgeBaseStore.create(Path(work) / "kb", manifest, options)
         started = time.perf_counter()

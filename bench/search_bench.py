@@ -27,7 +27,7 @@ from bench.corpus import sample_sentences  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
 from rag.store import KnowledgeBaseStore, Manifest, NewChunk, VectorOptions  # noqa: E402
 from rag.store.vectors import vector_store_class  # noqa: E402
-from rag.text import KeywordTokenizer  # noqa: E402
+from rag.text import KEYWORD_TOKENIZER_VERSION, KeywordTokenizer  # noqa: E402
 
 DIMENSION = 384
 
@@ -55,14 +55,14 @@ def build_store(path: Path, store_name: str, index: str, chunks: int, seed: int,
                 ef_construction: int = VectorOptions.hnsw_ef_construction) -> tuple[KnowledgeBaseStore, float]:
     options = VectorOptions(index=index, hnsw_ef_construction=ef_construction)
     kind, params = vector_store_class(store_name).build_params(options)
-    manifest = Manifest("synthetic", "clustered", DIMENSION, 200, 32, KeywordTokenizer.version, vector_store=store_name,
+    manifest = Manifest("synthetic", "clustered", DIMENSION, 200, 32, KEYWORD_TOKENIZER_VERSION, vector_store=store_name,
                         vector_index=kind, vector_params=params)
     store = KnowledgeBaseStore.create(path, manifest, options)
     rng, pyrng = np.random.default_rng(seed), random.Random(seed)
     centres = np.random.default_rng(12345).standard_normal((2000, DIMENSION)).astype(np.float32)
     tokenizer = KeywordTokenizer()
     sentences = sample_sentences()
-    sentence_terms = [tokenizer.tokenize(s) for s in sentences]
+    sentence_terms = tokenizer.index_terms_many(sentences)
     started = time.perf_counter()
     with store.writer(max_merge_rows=0) as writer:  # one segment of the chosen kind
         for start in range(0, chunks, 10_000):

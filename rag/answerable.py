@@ -31,6 +31,9 @@ class Decision:
         return bool(self.kept)
 
 
+UNCERTAIN_SHARE_OF_BEST = 0.5
+
+
 def _squash(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum())
 
@@ -79,7 +82,9 @@ class AnswerabilityCheck:
         started = time.perf_counter()
         top = max((h.relevance for h in hits), default=0.0)
         confident = top >= self.threshold
-        relevant = tuple(h for h in hits if h.relevance >= (self.threshold if confident else self.floor))
+        # Uncertain: only passages that match at least half as well as the best go to the model; weaker
+        # ones (sharing a pair of characters, a common word) distract a small model from the one that answers.
+        relevant = tuple(h for h in hits if h.relevance >= (self.threshold if confident else max(self.floor, UNCERTAIN_SHARE_OF_BEST * top)))
         if not relevant:
             return Decision((), "no relevant passage", False, (), time.perf_counter() - started, {"top_relevance": top})
         missing = [code for code in self._tokenizer.codes(question) if not any(self._holds(h, code) for h in relevant)]

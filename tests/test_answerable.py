@@ -23,3 +23,15 @@ def test_filler_words_do_not_sink_a_verbose_question(sample_kb):
     plain = sample_kb.search("VX-40 隔膜泵的最大出口压力是多少？", 1)[0].relevance
     verbose = sample_kb.search("VX-40 隔膜泵的最大出口压力是多少？请详细说明一下。", 1)[0].relevance
     assert verbose == pytest.approx(plain, abs=0.02)
+
+
+def test_an_uncertain_question_sends_only_passages_near_the_best_to_the_model(sample_kb):
+    from rag.answerable import UNCERTAIN_SHARE_OF_BEST
+
+    question = "VX-40 这款泵出口那边最高能顶到多大压力？"  # a paraphrase: uncertain
+    hits = sample_kb.search(question, 5)
+    decision = sample_kb.answerability().decide(question, hits)
+    assert not decision.confident and decision.kept and "0.8 MPa" in decision.kept[0].chunk.text
+    best = max(h.relevance for h in hits)
+    assert all(h.relevance >= UNCERTAIN_SHARE_OF_BEST * best for h in decision.kept)
+    assert len(decision.kept) < len([h for h in hits if h.relevance >= sample_kb.answerability().floor])
