@@ -55,6 +55,31 @@ def cjk_ratio(text: str) -> float:
     return sum(1 for c in letters if _CJK.match(c)) / len(letters)
 
 
+# Chinese numerals that count something (两米, 三个月, 第十二条) as digits, so that they match the documents'
+# "2 米", "3 个月", "第 12 条". Only before a measure word, or after 第: 一 alone is left as it is (一般, 统一),
+# and so are numbers with 百, 千 or 万 (a part of 一百二十 is not 20).
+_MEASURE_WORDS = "米|个|次|天|年|月|周|小时|分钟|秒|级|层|台|人|名|倍|度|公里|千克|公斤|吨|毫米|厘米|学时|元|项|条|款|章|节|份|位|辆|根"
+_CHINESE_NUMERAL = re.compile(
+    rf"(?<=第)[一二两三四五六七八九十]{{1,4}}(?![百千万])"
+    rf"|(?<![一二两三四五六七八九十百千万零〇])[二两三四五六七八九十][一二三四五六七八九十]{{0,3}}(?={_MEASURE_WORDS})"
+)
+_DIGIT_OF = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def _numeral_value(numeral: str) -> str:
+    if "十" not in numeral:
+        return "".join(str(_DIGIT_OF[c]) for c in numeral)  # 二〇二六-style digit strings; 两 -> 2
+    tens, _, ones = numeral.partition("十")
+    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
+        return numeral  # past 99: left as written
+    return str((_DIGIT_OF[tens] if tens else 1) * 10 + (_DIGIT_OF[ones] if ones else 0))
+
+
+def chinese_numerals_to_digits(text: str) -> str:
+    """两米 -> 2米, 三十五个 -> 35个, 第十二条 -> 第12条 (spaced as the digits of a document would be)."""
+    return _CHINESE_NUMERAL.sub(lambda m: f" {_numeral_value(m.group())} ", text)
+
+
 def code_family(code: str) -> str:
     """The letters a product code starts with (qf-350 -> qf): codes of one family name sibling products."""
     return "".join(c for c in code.split("-")[0] if c.isalpha())
@@ -103,6 +128,8 @@ class KeywordTokenizer:
         text = unicodedata.normalize("NFKC", text).lower()
         if contains_cjk(text):
             text = self._t2s.convert(text)
+            if self.cjk_grams:  # the same version adds both: KBs made before keep their terms
+                text = chinese_numerals_to_digits(text)
         return text
 
     def tokenize(self, text: str) -> list[str]:

@@ -71,6 +71,16 @@ def test_chinese_grams_cover_characters_and_pairs_but_not_filler():
     assert KeywordTokenizer(KEYWORD_TOKENIZER_WORDS).grams("安全通道") == []
 
 
+def test_chinese_counting_numerals_match_the_documents_digits():
+    tok = KeywordTokenizer()
+    assert {"2", "米"} <= set(tok.tokenize("站在两米高的地方")) and {"2", "米"} <= set(tok.tokenize("距坠落基准面 2 米"))
+    assert "12" in tok.tokenize("第十二条") and "35" in tok.tokenize("三十五名员工")
+    # Not a count, or part of a larger number: left as written.
+    assert tok.tokenize("统一年度计划") == KeywordTokenizer(KEYWORD_TOKENIZER_WORDS).tokenize("统一年度计划")
+    assert "20" not in tok.tokenize("一百二十米")
+    assert "2" not in KeywordTokenizer(KEYWORD_TOKENIZER_WORDS).tokenize("两米")  # KBs made before keep their terms
+
+
 def test_a_chinese_paraphrase_finds_its_passage_by_shared_characters(sample_kb):
     question = "逃生用的过道最窄可以留多宽？"  # the document: 安全通道宽度不得小于 1.2 米
     retriever = sample_kb.retriever()
