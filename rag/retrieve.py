@@ -21,9 +21,9 @@ DENSE_WEIGHT_FOREIGN_LANGUAGE = 0.1
 # Chinese character and character-pair terms (rag/text.py) rank at half the weight of words: a shared
 # character is weaker evidence than a shared word. Measured on the shipped Chinese set with no vectors of
 # Chinese prose: hit@1 0.914 -> 0.971, hit@5 0.943 -> 1.000 (weights 0.5 and 1.0 ranked alike).
-# Coverage (the answerability side) counts pairs, not single characters: off-topic questions (法国的首都
-#是哪里？) share 11-41 % of their characters with the shipped KB but no pair, while a paraphrase shares
-# some (逃生用的过道最窄可以留多宽？ 8 %).
+# Coverage (the answerability side) counts pairs, not single characters: off-topic questions
+# (法国的首都是哪里？) share 11-41 % of their characters with the shipped KB but no pair, while a
+# paraphrase shares some (逃生用的过道最窄可以留多宽？ 8 %).
 GRAM_WEIGHT = 0.5
 
 # "Not in the knowledge base" thresholds on Hit.relevance, chosen by `rag eval --calibrate` on the shipped
