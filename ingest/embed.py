@@ -56,10 +56,14 @@ class Embedder(ABC):
     def count_tokens(self, text: str) -> int:
         """Number of model tokens in `text`, without special tokens; the splitter measures with it."""
 
+    def reads_whole(self, text: str) -> bool:
+        """Whether the model reads all of `text` (not so for an English-only model and Chinese text)."""
+        return not self.english_only or cjk_ratio(text) < CHINESE_TEXT_RATIO
+
     def readable_text(self, text: str) -> str:
         """What of `text` the model can read: all of it, or for an English-only model and Chinese text, its
         codes and English words, in order; "" when those are too few to embed."""
-        if not self.english_only or cjk_ratio(text) < CHINESE_TEXT_RATIO:
+        if self.reads_whole(text):
             return text
         words = _LATIN_WORD.findall(text)
         return " ".join(words) if len(words) >= MIN_READABLE_WORDS else ""

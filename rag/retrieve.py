@@ -191,16 +191,16 @@ class Retriever:
 
         vectors = self.store.vectors(order)
         cosines = vectors @ query_vector
-        coverage = self._term_coverage(terms, order)
+        chunk_terms = self.store.terms(order)
+        coverage = self._term_coverage(terms, order, chunk_terms)
         pairs = [g for g in grams if self.tokenizer.is_pair(g)]
         if pairs:  # shared character pairs can lift a paraphrase's coverage, never lower a word match
-            coverage = np.maximum(coverage, self._term_coverage(pairs, order))
+            coverage = np.maximum(coverage, self._term_coverage(pairs, order, chunk_terms))
         # A chunk the embedder read in part (the codes of Chinese text) or not at all is judged by its keywords
         # alone: a vector of a few codes says little about what the passage is about.
-        if self.store.manifest.embed_all_text:
-            read_whole = np.any(vectors != 0, axis=1)
-        else:
-            read_whole = np.asarray([self.embedder.readable_text(chunks[r].text) == chunks[r].text for r in order])
+        read_whole = np.any(vectors != 0, axis=1)
+        if w_dense and not self.store.manifest.embed_all_text:
+            read_whole &= np.asarray([self.embedder.reads_whole(chunks[r].text) for r in order], dtype=bool)
         w_chunk_dense = w_dense * read_whole
         relevance = (w_chunk_dense * np.clip(cosines, 0, 1) + w_keyword * coverage) / np.maximum(w_chunk_dense + w_keyword, 1e-9)
         scores = np.asarray([fused[r] for r in order], dtype=np.float32)
@@ -223,14 +223,13 @@ class Retriever:
             for rank, i in enumerate(ranked[:k], 1)
         ]
 
-    def _term_coverage(self, terms: list[str], row_ids: list[int]) -> np.ndarray:
+    def _term_coverage(self, terms: list[str], row_ids: list[int], chunk_terms: dict[int, set[str]]) -> np.ndarray:
         filler = self.tokenizer.filler_terms
         unique = [t for t in dict.fromkeys(terms) if t not in filler] or list(dict.fromkeys(terms))
         if not unique:
             return np.zeros(len(row_ids), dtype=np.float32)
         idf = self.store.idf(unique)
         total = sum(idf.values())
-        chunk_terms = self.store.terms(row_ids)
         return np.asarray(
             [sum(idf[t] for t in unique if t in chunk_terms.get(r, ())) / total for r in row_ids], dtype=np.float32
         )

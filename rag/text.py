@@ -7,9 +7,10 @@ import unicodedata
 from functools import cached_property
 
 # Whether the query is Chinese decides the refusal language and the dense/keyword fusion weights.
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+_CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{_CJK_CHARS}]")
+_CJK_RUN = re.compile(f"[{_CJK_CHARS}]+")
+_TOKEN = re.compile(f"[{_CJK_CHARS}]+|[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 
 ENGLISH_STOPWORDS = frozenset(
     """a an and are as at be by for from has have how i in is it its of on or that the this to was what
@@ -68,7 +69,7 @@ _DIGIT_OF = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 
 
 def _numeral_value(numeral: str) -> str:
     if "十" not in numeral:
-        return "".join(str(_DIGIT_OF[c]) for c in numeral)  # 二〇二六-style digit strings; 两 -> 2
+        return "".join(str(_DIGIT_OF[c]) for c in numeral)  # 两 -> 2
     tens, _, ones = numeral.partition("十")
     if len(tens) > 1 or len(ones) > 1 or "十" in ones:
         return numeral  # past 99: left as written
@@ -133,8 +134,11 @@ class KeywordTokenizer:
         return text
 
     def tokenize(self, text: str) -> list[str]:
+        return self._words(self.normalise(text))
+
+    def _words(self, normalised: str) -> list[str]:
         tokens: list[str] = []
-        for match in _TOKEN.finditer(self.normalise(text)):
+        for match in _TOKEN.finditer(normalised):
             piece = match.group()
             if _CJK.match(piece):
                 tokens.extend(
@@ -154,10 +158,11 @@ class KeywordTokenizer:
         """Chinese characters (stopwords left out) and character pairs of the text, as GRAM_MARK terms;
         none when this tokenizer's version has no grams (KBs made before them). Words in `skip_words`
         (a question's filler: 请详细说明一下) give no grams, and no pair spans them."""
-        if not self.cjk_grams:
-            return []
+        return self._grams(self.normalise(text), skip_words) if self.cjk_grams else []
+
+    def _grams(self, normalised: str, skip_words: frozenset[str] = frozenset()) -> list[str]:
         grams: list[str] = []
-        for match in _CJK_RUN.finditer(self.normalise(text)):
+        for match in _CJK_RUN.finditer(normalised):
             runs = [match.group()]
             if skip_words:
                 runs = "".join(w if w not in skip_words else "|" for w in self._jieba.lcut(match.group())).split("|")
@@ -173,7 +178,11 @@ class KeywordTokenizer:
 
     def index_terms_many(self, texts: list[str]) -> list[list[str]]:
         """What the keyword index holds per chunk: its words, and its grams."""
-        return [self.tokenize(t) + self.grams(t) for t in texts]
+        terms = []
+        for text in texts:
+            normalised = self.normalise(text)  # once per chunk: words and grams read the same text
+            terms.append(self._words(normalised) + (self._grams(normalised) if self.cjk_grams else []))
+        return terms
 
     @cached_property
     def filler_terms(self) -> frozenset[str]:
