@@ -430,7 +430,7 @@ def kb_info(kb_dir: Path | None) -> None:
     click.echo(f"path:        {info.path} (commit {info.version})")
     click.echo(f"documents:   {info.documents} indexed, {info.failed_documents} failed")
     click.echo(f"chunks:      {info.chunks}")
-    unread = "" if m.embed_all_text else "; text the model cannot read: keywords only"
+    unread = "" if m.embed_all_text else "; of Chinese text an English-only model embeds only codes and English words"
     click.echo(f"embedding:   {m.embedding_backend} {m.embedding_model} ({m.dimension}-d, {m.embedding_runtime}{unread})")
     click.echo(f"chunking:    {m.chunk_tokens} tokens, overlap {m.chunk_overlap_tokens}")
     click.echo(f"keywords:    {m.keyword_tokenizer}")
@@ -439,7 +439,9 @@ def kb_info(kb_dir: Path | None) -> None:
     segments = ", ".join(f"{n} {kind}" for kind, n in v.get("segment_kinds", {}).items())
     detail = f"; segments: {segments}" if segments else ""
     pending = f"; {v['removed_pending_merge']} removed rows until `rag kb compact`" if v.get("removed_pending_merge") else ""
-    click.echo(f"vectors:     {v['vectors']:,} in {v['store']}{where}, index {v['index']}{detail}{pending}")
+    unembedded = info.chunks - v["vectors"] if v["vectors"] < info.chunks else 0
+    keywords_only = f"; {unembedded:,} chunks (Chinese prose) found by keywords alone" if unembedded else ""
+    click.echo(f"vectors:     {v['vectors']:,} in {v['store']}{where}, index {v['index']}{detail}{pending}{keywords_only}")
 
 
 @kb.command("compact")

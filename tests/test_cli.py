@@ -82,6 +82,7 @@ def test_tags_compact_and_migrate_from_the_command_line(tmp_path):
     result = runner.invoke(main, ["kb", "info", "--kb", kb])
     # Chinese prose gets no vector from the English-only model (keywords find it): 6 of the 20 chunks.
     assert "vectors:     14 in faiss, index auto; segments: 1 flat" in result.output and "removed rows until" in result.output
+    assert "6 chunks (Chinese prose) found by keywords alone" in result.output
     result = runner.invoke(main, ["kb", "compact", "--kb", kb])
     assert result.exit_code == 0 and "removed rows dropped: 1" in result.output, result.output
     result = runner.invoke(main, ["kb", "migrate", "--to", "milvus", "--kb", kb])
