@@ -42,6 +42,11 @@ QUESTION_FILLER_ZH = frozenset(
 _CODE = re.compile(r"(?<![\w-])(?=[a-z0-9-]*\d)(?=[a-z0-9-]*[a-z])[a-z0-9]+(?:-[a-z0-9]+)*(?![\w-])")
 _ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th)$")
 _TITLE = re.compile(r"《([^》]{2,40})》")
+# jieba's dictionary frequency from which a place or organisation tag is trusted: 常州 245, 香港 8044 and
+# 上海 16377 pass; common words tagged ns by mistake sit lower (天冷 3, 一加仑 3, 上宾 61).
+NAME_MIN_DICTIONARY_FREQUENCY = 100
+_NAME_SUFFIXES = ("省", "市", "县", "区", "镇", "乡", "村", "州", "岛", "港", "湾", "公司", "集团", "大学", "学院",
+                  "医院", "银行", "工厂", "厂", "局", "委员会")
 _CAPITALISED = re.compile(r"(?<=[a-z0-9,;:] )[A-Z][a-z]{2,}(?: [A-Z][a-z]{2,})*")
 
 
@@ -197,11 +202,19 @@ class KeywordTokenizer:
         found = [m.group() for m in _CODE.finditer(self.normalise(text))]
         return list(dict.fromkeys(c for c in found if not _ORDINAL.match(c)))
 
+    def _is_chinese_name(self, word: str) -> bool:
+        """Whether a word jieba tags as a place or organisation is one. Its dictionary's rare entries carry
+        such tags on common words (天冷 "weather is cold", 一堆堆, 登门), so a tagged word counts when the
+        dictionary has it often enough, or when it ends as place and organisation names do (滨江市, 七里坪镇)."""
+        if len(word) < 2:
+            return False
+        return self._jieba.FREQ.get(word, 0) >= NAME_MIN_DICTIONARY_FREQUENCY or word.endswith(_NAME_SUFFIXES)
+
     def names(self, text: str) -> list[str]:
         """Proper names: capitalised words inside an English sentence, places and organisations in Chinese
         (jieba's part-of-speech tags ns and nt), and titles in 《》."""
         names = [m.group() for m in _CAPITALISED.finditer(text)]
         if contains_cjk(text):
-            names += [w for w, flag in self._tagger.cut(self.normalise(text)) if flag in ("ns", "nt") and len(w) > 1]
+            names += [w for w, flag in self._tagger.cut(self.normalise(text)) if flag in ("ns", "nt") and self._is_chinese_name(w)]
         names += [m.group(1) for m in _TITLE.finditer(text)]
         return list(dict.fromkeys(names))

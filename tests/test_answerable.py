@@ -35,3 +35,12 @@ def test_an_uncertain_question_sends_only_passages_near_the_best_to_the_model(sa
     best = max(h.relevance for h in hits)
     assert all(h.relevance >= UNCERTAIN_SHARE_OF_BEST * best for h in decision.kept)
     assert len(decision.kept) < len([h for h in hits if h.relevance >= sample_kb.answerability().floor])
+
+
+def test_a_common_word_jieba_tags_as_a_place_is_not_a_name():
+    from rag.text import KEYWORD_TOKENIZER_VERSION, KeywordTokenizer
+
+    tokenizer = KeywordTokenizer(KEYWORD_TOKENIZER_VERSION)
+    # jieba's dictionary tags 天冷 ("when it is cold") as a place; it must not refuse the question as a near-miss.
+    assert tokenizer.names("天冷的时候，气温低到多少度这个电池柜还能往外供电？") == []
+    assert tokenizer.names("上海工厂的动火作业许可证有效期是多久？") == ["上海"]
