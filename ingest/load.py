@@ -180,6 +180,15 @@ def load_html(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     for tag in soup(INLINE_HTML):
         tag.unwrap()
     soup.smooth()
+    # A table row is one line, its cells joined as in a DOCX table ("Rated AC output power | 5,000 W"): cell by
+    # cell, every parameter and its value became paragraphs of their own, and a model reading the chunk
+    # could no longer tell which value was whose. Innermost rows first, so a nested table stays inside its cell.
+    for row in reversed(soup.find_all("tr")):
+        cells = [re.sub(r"\s+", " ", cell.get_text(" ")).strip() for cell in row.find_all(["td", "th"], recursive=False)]
+        if any(cells):
+            row.replace_with(soup.new_string(" | ".join(cells)))
+        else:
+            row.decompose()
     # Line breaks in the HTML source mean nothing: only element boundaries (marked here) end a line.
     text = soup.get_text(separator="\u2029")
     lines = [re.sub(r"\s+", " ", line).strip() for line in text.split("\u2029")]

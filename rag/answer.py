@@ -11,9 +11,12 @@ from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PriorTurn, PromptTemplate, displa
 from rag.answerable import AnswerabilityCheck
 from rag.retrieve import Hit, check_question
 from rag.sanitize import document_for_prompt
-from rag.text import code_family
+from rag.text import chinese_number_values, code_family
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
+# A small model that cannot find the answer may copy a document block, starting with its header as the
+# prompt writes it: "[1] (manual.html, page 3)".
+_ECHOED_HEADER = re.compile(r"\s*\[(\d{1,3})\]\s*\(([^()\n]{1,200})\)\s*(?:\n|$)")
 SNIPPET_CHARS = 240
 
 
@@ -113,6 +116,15 @@ def _is_refusal(text: str) -> bool:
 _QUANTITY = re.compile(r"(?<![A-Za-z0-9.,_\-])(\d+(?:[.,]\d+)*)\s*([a-zA-Z%°℃µ]+(?:[./][a-zA-Z]+)?|[\u4e00-\u9fff])")
 
 
+# A figure standing alone (not the digits of a code such as SW-5K, E03 or IP66), thousands commas allowed.
+_FIGURE = re.compile(r"(?<![A-Za-z0-9.,_\-])\d+(?:[.,]\d+)*")
+
+
+def _figures(text: str) -> set[str]:
+    """The figures written in `text`, in digits or in Chinese numerals (八小时 gives 8), without thousands commas."""
+    return {f.replace(",", "") for f in _FIGURE.findall(text)} | chinese_number_values(text)
+
+
 def _units(text: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for number, unit in _QUANTITY.findall(text):
@@ -162,6 +174,7 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
     repeating the question, is not supported). Small models answer an unanswerable question with a number
     borrowed from a passage, so:
     - at least half of the answer's new terms occur in the passages ("The CEO is Zhang Wei" fails);
+    - every figure of the answer is one the passages (or the question) give, in digits or Chinese numerals;
     - a quantity keeps its unit: a number the passages give only with another unit fails ("1260 元" over
       "1260 kg", "16 名员工" over "16 学时"); a Chinese unit may stand for its English one ("8 小时", "8 hours");
     - a question about a price or cost is answered with an amount of money;
@@ -180,6 +193,8 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
         new = {t for t in new if not _is_cjk(t)} or new
     if len(new & seen) < 0.5 * len(new):
         return False
+    if _figures(_CITATION.sub(" ", answer)) - _figures(" ".join(contexts)) - _figures(question):
+        return False  # a figure the passages do not give ("200 V" over "120–550 V", "8 公里每小时")
     given = _units(" ".join(contexts))
     for number, units in _units(_CITATION.sub(" ", answer)).items():
         known = given.get(number)
@@ -283,7 +298,7 @@ class Answerer:
                 "generate_s": time.perf_counter() - generate_started,
                 "first_token_s": first_token_s or 0.0,
             }
-            text = self._quote_if_bare(text.strip(), asked, relevant) or text.strip()
+            text = self._quote_if_bare(text.strip(), asked, relevant) or refusal_for(question)
             if _is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
             if not is_grounded(text, asked + " " + (query or ""), [document_for_prompt(h.chunk.text) for h in relevant], self._terms):
@@ -300,10 +315,19 @@ class Answerer:
         return AnswerStream(pieces, finish)
 
     def _quote_if_bare(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
-        """A reply that is only citations ("[2]") becomes the cited passage's sentence closest to the question."""
-        cited = [int(n) for n in _CITATION.findall(text) if 0 < int(n) <= len(relevant)]
-        if _CITATION.sub("", text).strip(" .。,，") or not cited:
-            return text
+        """A reply that is only citations ("[2]"), or that copies a document block from its header on
+        ("[2] (manual.html)\n..."), becomes the cited passage's sentence closest to the question; "" when
+        no sentence of it shares a word with the question, or the copied header is not one of the prompt's."""
+        echo = _ECHOED_HEADER.match(text)
+        if echo:
+            number = int(echo.group(1))
+            if not 0 < number <= len(relevant) or echo.group(2).split(",")[0].strip() != display_source(relevant[number - 1].chunk.source):
+                return ""  # a document the prompt never held
+            cited = [number]
+        else:
+            cited = [int(n) for n in _CITATION.findall(text) if 0 < int(n) <= len(relevant)]
+            if _CITATION.sub("", text).strip(" .。,，") or not cited:
+                return text
         ignore = self._filler | set(self._codes(asked)) | {t for name in self._names(asked) for t in self._terms(name)}
         quote = quote_for(asked, relevant[cited[0] - 1].chunk.text, self._terms, frozenset(ignore))
         return f"{quote} [{cited[0]}]" if quote else ""

@@ -81,6 +81,33 @@ def _numeral_value(numeral: str) -> str:
     return str((_DIGIT_OF[tens] if tens else 1) * 10 + (_DIGIT_OF[ones] if ones else 0))
 
 
+_CHINESE_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
+_POWER_OF = {"十": 10, "百": 100, "千": 1000}
+
+
+def chinese_number_values(text: str) -> set[str]:
+    """The values, as digits, of every Chinese number written in `text` (五百 -> 500, 一千零五 -> 1005,
+    百分之三十 -> 30): what a figure in an answer may have been copied from."""
+    values = set()
+    for numeral in _CHINESE_NUMBER.findall(text):
+        total, section, digit = 0, 0, 0
+        for char in numeral:
+            if char in _DIGIT_OF:
+                digit = _DIGIT_OF[char]
+            elif char in _POWER_OF:
+                section += (digit or 1) * _POWER_OF[char]
+                digit = 0
+            elif char == "万":
+                total += (section + digit) * 10000
+                section, digit = 0, 0
+            else:  # 零: a gap, as in 一千零五
+                digit = 0
+        value = total + section + digit
+        if value:
+            values.add(str(value))
+    return values
+
+
 def chinese_numerals_to_digits(text: str) -> str:
     """两米 -> 2米, 三十五个 -> 35个, 第十二条 -> 第12条 (spaced as the digits of a document would be)."""
     return _CHINESE_NUMERAL.sub(lambda m: f" {_numeral_value(m.group())} ", text)

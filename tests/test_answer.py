@@ -115,6 +115,9 @@ def test_prompt_fits_the_window_dropping_history_first_then_documents(sample_kb)
         ("Replace it at 10 drops per minute.", "At what leak rate should the QF-200 shaft seal be swapped out?", True),
         ("The VX-40 delivers 40 L/min [1].", "What is the list price of a VX-40 pump?", False),  # not money
         ("A QF-200 costs USD 1,200 [5].", "How much does a QF-200 cost?", True),
+        ("The shaft seal is swapped at 12 drops per minute.", "At what leak rate should the QF-200 shaft seal be swapped out?", False),
+        ("检修前断电后要等 10 分钟", "检修前断电后要等多久？", False),  # no passage gives 10
+        ("最多 五百元 罚款，每五十平方米一具", "罚多少？", True),  # Chinese numerals of the passages, in the answer
     ],
 )
 def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, question, supported):
@@ -125,7 +128,8 @@ def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, que
                 "Casing bolts: tighten the casing bolts of the QF-200 to 85 N.m in a star pattern.",
                 "A hot-work permit is valid for one shift of at most 8 hours.",
                 "Replace the mechanical seal when leakage exceeds 10 drops per minute.",
-                "List price of the QF-200: USD 1,200 per unit. The VX-40 delivers 40 L/min."]
+                "List price of the QF-200: USD 1,200 per unit. The VX-40 delivers 40 L/min.",
+                "对个人处五百元以下罚款；每50平方米不少于一具灭火器。"]
     assert is_supported(answer, question, contexts, tok.tokenize, tok.filler_terms, tok.codes) is supported
 
 
@@ -146,3 +150,14 @@ def test_a_bare_citation_becomes_the_cited_sentence(make_kb, sample_copy):
     assert not answer.refused and "400-820-7788" in answer.text and answer.text.endswith("[1]")
     refused = kb.ask("Who is the chief executive of Qingshan Fluid Systems?")  # no sentence shares "chief executive"
     assert refused.refused
+
+
+def test_a_copied_document_block_becomes_the_sentence_that_answers(make_kb, sample_copy):
+    question = "Which phone line offers round-the-clock service?"
+    kb = make_kb(chat_model=EchoChatModel("[1] (warranty_and_service.html)\nHome | Products\n\nWarranty and Service Policy ..."))
+    kb.ingest([sample_copy])
+    answer = kb.ask(question)
+    assert not answer.refused and "400-820-7788" in answer.text and "Home | Products" not in answer.text
+    invented = make_kb(chat_model=EchoChatModel("[1] (passport_policy.md)\n# Passport Policy\n\nApply at the front desk."))
+    invented.ingest([sample_copy])
+    assert invented.ask(question).refused  # a document the prompt never held is not an answer

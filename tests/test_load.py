@@ -179,3 +179,11 @@ def test_html_source_line_breaks_do_not_split_paragraphs(tmp_path: Path):
     path.write_text("<p>Customers in the city of\n   Changzhou get an engineer\nwithin 24 hours.</p><ul><li>One</li><li>Two</li></ul>",
                     encoding="utf-8")
     assert load(path)[0].text == "Customers in the city of Changzhou get an engineer within 24 hours.\n\nOne\n\nTwo"
+
+
+def test_html_table_rows_stay_whole(tmp_path: Path):
+    path = tmp_path / "spec.html"
+    path.write_text("<h2>Data</h2><table><tr><th>Parameter</th><th>Value</th></tr><tr><td>Rated <b>power</b></td><td>5,000 W</td></tr>"
+                    "<tr><td></td><td></td></tr><tr><td>Sizes</td><td><table><tr><td>S</td><td>M</td></tr></table></td></tr></table><p>After.</p>",
+                    encoding="utf-8")
+    assert load(path)[0].text == "Data\n\nParameter | Value\n\nRated power | 5,000 W\n\nSizes | S | M\n\nAfter."
