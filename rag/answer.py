@@ -11,7 +11,7 @@ from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PriorTurn, PromptTemplate, displa
 from rag.answerable import AnswerabilityCheck
 from rag.retrieve import Hit, check_question
 from rag.sanitize import document_for_prompt
-from rag.text import chinese_number_values, code_family
+from rag.text import chinese_numbers_as_digits, code_family
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 # A small model that cannot find the answer may copy a document block, starting with its header as the
@@ -111,23 +111,16 @@ def _is_refusal(text: str) -> bool:
     return len(stripped) < 240 and _SAYS_NOT_FOUND.search(stripped) is not None
 
 
-# A quantity: a number and the unit (or Chinese measure word) right after it.
-# Numbers inside codes (QF-200, VX-40) are names, not quantities.
-_QUANTITY = re.compile(r"(?<![A-Za-z0-9.,_\-])(\d+(?:[.,]\d+)*)\s*([a-zA-Z%°℃µ]+(?:[./][a-zA-Z]+)?|[\u4e00-\u9fff])")
-
-
-# A figure standing alone (not the digits of a code such as SW-5K, E03 or IP66), thousands commas allowed.
-_FIGURE = re.compile(r"(?<![A-Za-z0-9.,_\-])\d+(?:[.,]\d+)*")
-
-
-def _figures(text: str) -> set[str]:
-    """The figures written in `text`, in digits or in Chinese numerals (八小时 gives 8), without thousands commas."""
-    return {f.replace(",", "") for f in _FIGURE.findall(text)} | chinese_number_values(text)
+# A figure and the unit (or Chinese measure word) right after it, if any. The digits of a code (QF-200,
+# SW-5K, E03, IP66) are names, not figures; a minus after a space is a sign (-20 ℃).
+_QUANTITY = re.compile(r"(?<![A-Za-z0-9.,_])(?<![A-Za-z0-9]-)(\d+(?:[.,]\d+)*)\s*([a-zA-Z%°℃µ]+(?:[./][a-zA-Z]+)?|[\u4e00-\u9fff])?")
 
 
 def _units(text: str) -> dict[str, set[str]]:
+    """Each figure of `text` (Chinese numerals as digits, no thousands commas) and the units written after
+    it; "" where it stands bare."""
     out: dict[str, set[str]] = {}
-    for number, unit in _QUANTITY.findall(text):
+    for number, unit in _QUANTITY.findall(chinese_numbers_as_digits(text)):
         out.setdefault(number.replace(",", ""), set()).add(unit.lower())
     return out
 
@@ -168,15 +161,38 @@ _MONEY = re.compile(r"[$€£¥￥]|\b(?:USD|EUR|RMB|CNY|GBP|JPY|dollars?|euros?
                     re.IGNORECASE)
 
 
+def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bool:
+    """Whether every figure of the answer is one the passages give (or the question asks about), with a unit
+    they give it with: "200 V" over "120–550 V" fails, as do "1260 元" over "1260 kg", "8 公里" over 八小时,
+    and a bare "10" where the passages only say "10 年" and "10 ℃". A figure the passages give bare (a
+    table cell) may carry any unit. "8 小时" may stand for "8 hours"."""
+    given = _units(" ".join(contexts))
+    asked = _units(question)
+    for number, units in _units(_CITATION.sub(" ", answer)).items():
+        known = given.get(number)
+        if known is None:
+            if number in asked:
+                continue
+            return False
+        if "" in known:
+            continue
+        if units == {""}:
+            # Dropped a measure word or symbol unit (10 年, 10 ℃); a Latin word after a figure may be no unit
+            # at all ("USD 1,200 per unit").
+            if any(_is_cjk(u) or not u.isalpha() for u in known):
+                return False
+        elif not _units_agree(units - {""}, known):
+            return False
+    return True
+
+
 def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
                  filler: frozenset[str] = frozenset(), codes: Callable[[str], list[str]] | None = None) -> bool:
     """Whether the passages support what the answer adds to the question (an answer that adds nothing, only
     repeating the question, is not supported). Small models answer an unanswerable question with a number
     borrowed from a passage, so:
     - at least half of the answer's new terms occur in the passages ("The CEO is Zhang Wei" fails);
-    - every figure of the answer is one the passages (or the question) give, in digits or Chinese numerals;
-    - a quantity keeps its unit: a number the passages give only with another unit fails ("1260 元" over
-      "1260 kg", "16 名员工" over "16 学时"); a Chinese unit may stand for its English one ("8 小时", "8 hours");
+    - every figure keeps to what the passages give (`figures_supported`): "16 名员工" over "16 学时" fails;
     - a question about a price or cost is answered with an amount of money;
     - when the question names a product code, the passage sentence the answer comes from (the one sharing
       most of its terms) does not name other products only (the QF-200's bolt torque is not the VX-40's)."""
@@ -193,13 +209,8 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
         new = {t for t in new if not _is_cjk(t)} or new
     if len(new & seen) < 0.5 * len(new):
         return False
-    if _figures(_CITATION.sub(" ", answer)) - _figures(" ".join(contexts)) - _figures(question):
-        return False  # a figure the passages do not give ("200 V" over "120–550 V", "8 公里每小时")
-    given = _units(" ".join(contexts))
-    for number, units in _units(_CITATION.sub(" ", answer)).items():
-        known = given.get(number)
-        if known and not _units_agree(units, known):
-            return False
+    if not figures_supported(answer, question, contexts):
+        return False
     wanted = codes(question) if codes is not None else []
     if wanted:
         # Numbers and words, not the single letters of units (the "m" of "N.m" is in every other sentence).
@@ -299,6 +310,10 @@ class Answerer:
                 "first_token_s": first_token_s or 0.0,
             }
             text = self._quote_if_bare(text.strip(), asked, relevant) or refusal_for(question)
+            if decision.confident and not figures_supported(text, asked, [document_for_prompt(h.chunk.text) for h in relevant]):
+                # Streamed as it came, but a figure no passage gives is not shown as the answer: a near-miss
+                # ("the maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented one.
+                text = refusal_for(question)
             if _is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
             if not is_grounded(text, asked + " " + (query or ""), [document_for_prompt(h.chunk.text) for h in relevant], self._terms):

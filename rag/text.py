@@ -85,27 +85,27 @@ _CHINESE_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万
 _POWER_OF = {"十": 10, "百": 100, "千": 1000}
 
 
-def chinese_number_values(text: str) -> set[str]:
-    """The values, as digits, of every Chinese number written in `text` (五百 -> 500, 一千零五 -> 1005,
-    百分之三十 -> 30): what a figure in an answer may have been copied from."""
-    values = set()
-    for numeral in _CHINESE_NUMBER.findall(text):
-        total, section, digit = 0, 0, 0
-        for char in numeral:
-            if char in _DIGIT_OF:
-                digit = _DIGIT_OF[char]
-            elif char in _POWER_OF:
-                section += (digit or 1) * _POWER_OF[char]
-                digit = 0
-            elif char == "万":
-                total += (section + digit) * 10000
-                section, digit = 0, 0
-            else:  # 零: a gap, as in 一千零五
-                digit = 0
-        value = total + section + digit
-        if value:
-            values.add(str(value))
-    return values
+def _chinese_number_value(numeral: str) -> int:
+    total, section, digit = 0, 0, 0
+    for char in numeral:
+        if char in _DIGIT_OF:
+            digit = _DIGIT_OF[char]
+        elif char in _POWER_OF:
+            section += (digit or 1) * _POWER_OF[char]
+            digit = 0
+        elif char == "万":
+            total += (section + digit) * 10000
+            section, digit = 0, 0
+        else:  # 零: a gap, as in 一千零五
+            digit = 0
+    return total + section + digit
+
+
+def chinese_numbers_as_digits(text: str) -> str:
+    """Every Chinese number written in digits (五百元 -> 500元, 一千零五 -> 1005, 百分之三十 -> 100分之30): what
+    a figure in an answer may have been copied from. Unlike `chinese_numerals_to_digits`, for comparing
+    figures, not for keyword terms (一般 becomes 1般)."""
+    return _CHINESE_NUMBER.sub(lambda m: str(_chinese_number_value(m.group()) or m.group()), text)  # 零下 stays
 
 
 def chinese_numerals_to_digits(text: str) -> str:

@@ -118,6 +118,9 @@ def test_prompt_fits_the_window_dropping_history_first_then_documents(sample_kb)
         ("The shaft seal is swapped at 12 drops per minute.", "At what leak rate should the QF-200 shaft seal be swapped out?", False),
         ("检修前断电后要等 10 分钟", "检修前断电后要等多久？", False),  # no passage gives 10
         ("最多 五百元 罚款，每五十平方米一具", "罚多少？", True),  # Chinese numerals of the passages, in the answer
+        ("噪音：10 [1]", "噪音有多少分贝？", False),  # the passages give 10 only as 10 年: a bare 10 dropped its unit
+        ("8 公里每小时", "限速是多少？", False),  # 八小时 is 8 hours, not 8 km
+        ("-20 ℃", "天冷到多少度还能放电？", True),  # a sign, not the dash of a code
     ],
 )
 def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, question, supported):
@@ -129,7 +132,7 @@ def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, que
                 "A hot-work permit is valid for one shift of at most 8 hours.",
                 "Replace the mechanical seal when leakage exceeds 10 drops per minute.",
                 "List price of the QF-200: USD 1,200 per unit. The VX-40 delivers 40 L/min.",
-                "对个人处五百元以下罚款；每50平方米不少于一具灭火器。"]
+                "对个人处五百元以下罚款；每50平方米不少于一具灭火器。质保 10 年。单次充电不超过八小时。放电温度 -20 ~ 55 ℃"]
     assert is_supported(answer, question, contexts, tok.tokenize, tok.filler_terms, tok.codes) is supported
 
 
@@ -161,3 +164,16 @@ def test_a_copied_document_block_becomes_the_sentence_that_answers(make_kb, samp
     invented = make_kb(chat_model=EchoChatModel("[1] (passport_policy.md)\n# Passport Policy\n\nApply at the front desk."))
     invented.ingest([sample_copy])
     assert invented.ask(question).refused  # a document the prompt never held is not an answer
+
+
+def test_a_confident_answer_with_a_figure_no_passage_gives_is_withdrawn(make_kb, sample_copy):
+    question = "How often must the QF-200 bearings be re-greased?"
+    invented = make_kb(chat_model=EchoChatModel("Every 3,500 operating hours [1]."))
+    invented.ingest([sample_copy])
+    assert invented.answerability().decide(question, invented.search(question, 5)).confident
+    stream = invented.ask_stream(question)
+    "".join(stream)
+    assert stream.answer.refused and stream.answer.text == REFUSAL_EN
+    copied = make_kb(chat_model=EchoChatModel("Every 2,000 operating hours [1]."))
+    copied.ingest([sample_copy])
+    assert not copied.ask(question).refused
