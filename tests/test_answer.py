@@ -173,7 +173,10 @@ def test_a_confident_answer_with_a_figure_no_passage_gives_is_withdrawn(make_kb,
     assert invented.answerability().decide(question, invented.search(question, 5)).confident
     stream = invented.ask_stream(question)
     "".join(stream)
-    assert stream.answer.refused and stream.answer.text == REFUSAL_EN
+    # The sentence that answers the question stands in for the mis-copied figure.
+    assert "3,500" not in stream.answer.text and "2,000" in stream.answer.text and stream.answer.cited_sources
+    unheld = "How many hours per year does the QF-200 run at full load?"  # the model answers it; no sentence does
+    assert invented.ask(unheld).refused
     copied = make_kb(chat_model=EchoChatModel("Every 2,000 operating hours [1]."))
     copied.ingest([sample_copy])
     assert not copied.ask(question).refused
