@@ -58,6 +58,31 @@ def test_hybrid_retrieval_meets_floors_on_shipped_sets(sample_kb, golden, floors
     assert not below, f"metric (measured, floor): {below}"
 
 
+@pytest.fixture(scope="module")
+def dev_kb(tmp_path_factory: pytest.TempPathFactory, minilm):
+    """The second corpus (rag/evalsets/dev_corpus: a regulation, two HTML manuals, a policy), ingested once."""
+    from rag.kb import KnowledgeBase
+
+    kb = KnowledgeBase.create(tmp_path_factory.mktemp("dev") / "kb", embedder=minilm)
+    kb.ingest([EVALSETS / "dev_corpus"])
+    return kb
+
+
+# The second corpus was written after the product's retrieval was tuned on the first, with every question
+# in other words than its document's: floors a little under its measured figures (see the README).
+@pytest.mark.parametrize(
+    "golden, floors",
+    [
+        ("dev_corpus_en.jsonl", {"hit@1": 0.75, "hit@5": 0.95, "mrr@10": 0.85, "retrieval_answerable_kept": 0.95}),
+        ("dev_corpus_zh.jsonl", {"hit@1": 0.65, "hit@5": 0.9, "mrr@10": 0.75, "retrieval_answerable_kept": 0.85}),
+    ],
+)
+def test_hybrid_retrieval_meets_floors_on_the_second_corpus(dev_kb, golden, floors):
+    result = Evaluator(dev_kb, load_golden(EVALSETS / golden)).run("hybrid")
+    below = {k: (result.metrics[k], v) for k, v in floors.items() if result.metrics[k] < v}
+    assert not below, f"metric (measured, floor): {below}"
+
+
 def test_keyword_fusion_is_not_worse_than_dense_alone_on_chinese(sample_kb):
     from rag.kb import KnowledgeBase
 
