@@ -108,7 +108,7 @@ class Settings:
     top_p: float = 1.0
     seed: int | None = None
     adapter: str | None = None  # default fine-tuned adapter (`rag adapters list`); transformers or openai backends
-    prompt_template: Path | None = None  # TOML with `system` and `user`; None: the built-in template
+    prompt_template: Path | None = None  # TOML with `system` and `user` (and `system_zh`, `user_zh`); None: the built-in template
 
     # Serving (`rag serve`) and the page (`rag ui`).
     server_api_key: str | None = None  # when set, clients must send "Authorization: Bearer KEY"

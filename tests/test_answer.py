@@ -180,3 +180,17 @@ def test_a_confident_answer_with_a_figure_no_passage_gives_is_withdrawn(make_kb,
     copied = make_kb(chat_model=EchoChatModel("Every 2,000 operating hours [1]."))
     copied.ingest([sample_copy])
     assert not copied.ask(question).refused
+
+
+def test_a_chinese_question_gets_the_chinese_instructions(tmp_path):
+    from rag.errors import ConfigError
+
+    template = PromptTemplate.load()
+    assert "只根据" in template.render("安全通道的宽度不得小于多少？", [])[0].content
+    assert "never from outside knowledge" in template.render("How wide must the safety aisle be?", [])[0].content
+    own = tmp_path / "own.toml"
+    own.write_text('system = "s"\nuser = "{context} {question}"\n', encoding="utf-8")
+    assert PromptTemplate.load(own).render("安全通道多宽？", [])[0].content == "s"  # no Chinese keys: one prompt for all
+    own.write_text('system = "s"\nuser = "{context} {question}"\nsystem_zh = "只"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="both"):
+        PromptTemplate.load(own)
