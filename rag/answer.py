@@ -347,8 +347,7 @@ class Answerer:
             cited = [int(n) for n in _CITATION.findall(text) if 0 < int(n) <= len(relevant)]
             if _CITATION.sub("", text).strip(" .。,，") or not cited:
                 return text
-        ignore = self._filler | set(self._codes(asked)) | {t for name in self._names(asked) for t in self._terms(name)}
-        quote = quote_for(asked, relevant[cited[0] - 1].chunk.text, self._terms, frozenset(ignore))
+        quote = quote_for(asked, relevant[cited[0] - 1].chunk.text, self._terms, self._not_content(asked))
         return f"{quote} [{cited[0]}]" if quote else ""
 
     def _checked(self, pieces: Iterator[str], question: str, asked: str, relevant: Sequence[Hit]) -> Iterator[str]:
@@ -360,12 +359,17 @@ class Answerer:
             text = refusal_for(question)
         yield text
 
+    def _not_content(self, asked: str) -> frozenset[str]:
+        """Terms of the question a quote need not share: filler words, and its codes and names (the passage
+        is already about them)."""
+        return frozenset(self._filler | set(self._codes(asked)) | {t for name in self._names(asked) for t in self._terms(name)})
+
     def _quote_answering(self, asked: str, relevant: Sequence[Hit]) -> str:
         """For a model that answered with a figure the passages do not give: the passage sentence that
         holds at least QUOTE_COVERAGE of the question's content words, with its number; "" when none does.
         A 0.5B model writes "1.1 米" over "安全通道宽度不得小于 1.2 米": the sentence is the answer it meant.
         A near-miss (the question asks what no sentence holds) rarely has such a sentence."""
-        ignore = frozenset(self._filler | set(self._codes(asked)) | {t for name in self._names(asked) for t in self._terms(name)})
+        ignore = self._not_content(asked)
         wanted = set(self._terms(asked)) - ignore
         if not wanted:
             return ""
