@@ -169,8 +169,10 @@ def _print_answer(answer_stream) -> Any:
     answer = answer_stream.answer
     if answer.text.startswith(shown.strip()):
         click.echo(answer.text[len(shown.strip()):])  # citations attributed after generation
+    elif answer.refused:
+        click.echo("\n(withdrawn: the documents do not support the answer above)\n" + answer.text)
     else:
-        click.echo("\n" + answer.text)  # a bare citation, replaced by the passage it cites
+        click.echo("\n" + answer.text)  # a bare citation or a mis-copied figure, replaced by the passage sentence
     if not answer.grounded:
         click.echo("\n(This answer shares nothing with the documents or the question, so no source is shown for it.)")
     return answer

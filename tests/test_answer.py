@@ -194,3 +194,13 @@ def test_a_chinese_question_gets_the_chinese_instructions(tmp_path):
     own.write_text('system = "s"\nuser = "{context} {question}"\nsystem_zh = "只"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="both"):
         PromptTemplate.load(own)
+
+
+def test_the_cli_says_when_a_streamed_answer_is_withdrawn(make_kb, sample_copy, capsys):
+    from rag.cli import _print_answer
+
+    kb = make_kb(chat_model=EchoChatModel("The rated flow is 777 bar [1]."))
+    kb.ingest([sample_copy])
+    answer = _print_answer(kb.ask_stream("What is the rated flow of the QF-200 pump?"))  # confident: streamed
+    out = capsys.readouterr().out
+    assert answer.refused and "777 bar" in out and "(withdrawn: the documents do not support the answer above)" in out
