@@ -182,13 +182,17 @@ def load_html(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     soup.smooth()
     # A table row is one line, its cells joined as in a DOCX table ("Rated AC output power | 5,000 W"): cell by
     # cell, every parameter and its value became paragraphs of their own, and a model reading the chunk
-    # could no longer tell which value was whose. Innermost rows first, so a nested table stays inside its cell.
-    for row in reversed(soup.find_all("tr")):
-        cells = [re.sub(r"\s+", " ", cell.get_text(" ")).strip() for cell in row.find_all(["td", "th"], recursive=False)]
-        if any(cells):
-            row.replace_with(soup.new_string(" | ".join(cells)))
-        else:
-            row.decompose()
+    # could no longer tell which value was whose. Innermost tables first, so a nested table stays inside its
+    # cell; a whole table is replaced at once (row by row, 50,000 rows took 46 s).
+    for table in reversed(soup.find_all("table")):
+        lines = []
+        for row in table.find_all("tr"):
+            if row.find_parent(["tr", "table"]) is not table:
+                continue  # a row inside a cell (malformed HTML) is read as part of that cell
+            cells = [re.sub(r"\s+", " ", cell.get_text(" ")).strip() for cell in row.find_all(["td", "th"], recursive=False)]
+            if any(cells):
+                lines.append(" | ".join(cells))
+        table.replace_with(soup.new_string("\u2029".join(lines)))
     # Line breaks in the HTML source mean nothing: only element boundaries (marked here) end a line.
     text = soup.get_text(separator="\u2029")
     lines = [re.sub(r"\s+", " ", line).strip() for line in text.split("\u2029")]

@@ -313,14 +313,14 @@ class Answerer:
                 "first_token_s": first_token_s or 0.0,
             }
             text = self._quote_if_bare(text.strip(), asked, relevant) or refusal_for(question)
-            if decision.confident and not _is_refusal(text) and not figures_supported(
-                    text, asked, [document_for_prompt(h.chunk.text) for h in relevant]):
+            contexts = [document_for_prompt(h.chunk.text) for h in relevant]
+            if decision.confident and not _is_refusal(text) and not figures_supported(text, asked, contexts):
                 # Streamed as it came, but a figure no passage gives is not shown as the answer: a near-miss
                 # ("the maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented one.
                 text = self._quote_answering(asked, relevant) or refusal_for(question)
             if _is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
-            if not is_grounded(text, asked + " " + (query or ""), [document_for_prompt(h.chunk.text) for h in relevant], self._terms):
+            if not is_grounded(text, asked + " " + (query or ""), contexts, self._terms):
                 text = _CITATION.sub("", text).strip()
                 return Answer(question, text, _sources(set(), relevant), False, timings, grounded=False,
                               standalone_question=standalone)

@@ -78,7 +78,7 @@ def _numeral_value(numeral: str) -> str:
     tens, _, ones = numeral.partition("十")
     if len(tens) > 1 or len(ones) > 1 or "十" in ones:
         return numeral  # past 99: left as written
-    return str((_DIGIT_OF[tens] if tens else 1) * 10 + (_DIGIT_OF[ones] if ones else 0))
+    return str(_chinese_number_value(numeral))
 
 
 _CHINESE_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")

@@ -187,3 +187,9 @@ def test_html_table_rows_stay_whole(tmp_path: Path):
                     "<tr><td></td><td></td></tr><tr><td>Sizes</td><td><table><tr><td>S</td><td>M</td></tr></table></td></tr></table><p>After.</p>",
                     encoding="utf-8")
     assert load(path)[0].text == "Data\n\nParameter | Value\n\nRated power | 5,000 W\n\nSizes | S | M\n\nAfter."
+
+
+def test_html_row_inside_a_cell_is_read_once(tmp_path: Path):
+    path = tmp_path / "broken.html"
+    path.write_text("<table><tr><td>a<td>b<tr><th>c</table></td>", encoding="utf-8")  # rows nested in cells
+    assert load(path)[0].text == "a b c"
