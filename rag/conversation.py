@@ -39,7 +39,7 @@ User: 动火作业许可证的有效期是多久？
 Assistant: 8 小时。
 Follow-up: 由谁签发呢？
 Rewritten: 动火作业许可证由谁签发？"""
-REWRITE_OPTIONS = GenerationOptions(max_new_tokens=80, temperature=0.0, stop=("\n",))
+REWRITE_OPTIONS = GenerationOptions(max_new_tokens=80, temperature=0.0, stop=("\n",), repeat_penalty=1.0)  # a rewrite repeats the question's words
 ANSWER_IN_HISTORY_CHARS = 300  # what the rewrite prompt shows of each earlier answer
 
 

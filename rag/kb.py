@@ -318,7 +318,7 @@ class KnowledgeBase:
     def generation_options(self, adapter: str | None = None) -> GenerationOptions:
         s = self.settings
         return GenerationOptions(max_new_tokens=s.max_new_tokens, temperature=s.temperature, top_p=s.top_p,
-                                 seed=s.seed, adapter=adapter or s.adapter)
+                                 repeat_penalty=s.repeat_penalty, seed=s.seed, adapter=adapter or s.adapter)
 
     def ask(self, question: str, k: int | None = None, filters: SearchFilter | None = None,
             adapter: str | None = None) -> Answer:

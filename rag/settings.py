@@ -106,6 +106,7 @@ class Settings:
     max_new_tokens: int = 320
     temperature: float = 0.0  # 0 = greedy: answers from documents should not vary run to run
     top_p: float = 1.0
+    repeat_penalty: float = 1.1  # > 1 discourages tokens of the last 64 (greedy small models loop without it)
     seed: int | None = None
     adapter: str | None = None  # default fine-tuned adapter (`rag adapters list`); transformers or openai backends
     prompt_template: Path | None = None  # TOML with `system` and `user` (and `system_zh`, `user_zh`); None: the built-in template
@@ -127,6 +128,8 @@ class Settings:
                 "chunk_overlap_tokens must be at least 0 and smaller than chunk_tokens. Currently, "
                 f"chunk_overlap_tokens is {self.chunk_overlap_tokens} and chunk_tokens is {self.chunk_tokens}"
             )
+        if self.repeat_penalty <= 0:
+            raise ConfigError(f"repeat_penalty must be greater than 0. Currently, repeat_penalty is {self.repeat_penalty}")
         if self.top_k <= 0:
             raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
         if self.retrieval_mode not in ("dense", "keyword", "hybrid"):

@@ -169,3 +169,31 @@ def test_llama_cpp_backend_streams_stops_and_cancels():
     next(stream)
     stream.close()  # a client that leaves: the lock must be free for the next caller at once
     assert model.generate([ChatMessage("user", "Say OK.")], GenerationOptions(max_new_tokens=5))
+
+
+def test_repeat_penalty_lowers_the_scores_of_recent_tokens_only():
+    import torch
+
+    from rag.llm.base import REPEAT_WINDOW
+    from rag.llm.transformers_backend import penalise_recent
+
+    logits = torch.tensor([2.0, -2.0, 4.0, 1.0, 3.0])
+    recent = [4] + [0] * REPEAT_WINDOW + [1]  # token 4 fell out of the window 64 tokens ago
+    penalised = penalise_recent(logits, recent, 2.0)
+    assert penalised.tolist() == [1.0, -4.0, 4.0, 1.0, 3.0]
+    assert logits.tolist() == [2.0, -2.0, 4.0, 1.0, 3.0]  # the caller's scores are left as they were
+    assert penalise_recent(logits, recent, 1.0) is logits
+    with pytest.raises(ValueError, match="repeat_penalty must be greater than 0. Currently, it is 0"):
+        GenerationOptions(repeat_penalty=0)
+
+
+def test_transformers_backend_applies_the_repeat_penalty(tiny_model):
+    """A penalty below 1 rewards the recent tokens: the reply is then made of pieces of the prompt
+    ("user: hello pump\nassistant:"), where the random tiny model's own reply is not (the penalty reaches
+    generation)."""
+    messages = [ChatMessage("user", "hello pump")]
+    plain = tiny_model.generate(messages, GenerationOptions(max_new_tokens=8, repeat_penalty=1.0))
+    rewarded = tiny_model.generate(messages, GenerationOptions(max_new_tokens=8, repeat_penalty=1e-4))
+    prompt = "user: hello pump\nassistant:"
+    assert not set(plain) <= set(prompt)
+    assert rewarded and set(rewarded) <= set(prompt), rewarded

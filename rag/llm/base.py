@@ -16,6 +16,9 @@ class ChatMessage:
     content: str
 
 
+REPEAT_WINDOW = 64  # tokens the repeat penalty looks back over (llama.cpp's default last_n)
+
+
 @dataclass(frozen=True)
 class GenerationOptions:
     """How to generate one reply."""
@@ -25,6 +28,9 @@ class GenerationOptions:
     top_p: float = 1.0  # nucleus sampling; used only when temperature > 0
     stop: tuple[str, ...] = ()  # the reply ends before the first of these strings
     seed: int | None = None  # makes sampling repeatable where the backend supports it
+    # Tokens among the last REPEAT_WINDOW have their logits divided by this (llama.cpp's repeat penalty):
+    # greedy decoding of a small model otherwise loops ("第十三条第十三条…", "1000000…"). 1.0: off.
+    repeat_penalty: float = 1.1
     adapter: str | None = None  # a fine-tuned adapter to answer with (backends that support adapters)
 
     def __post_init__(self) -> None:
@@ -32,6 +38,8 @@ class GenerationOptions:
             raise ValueError(f"max_new_tokens must be greater than 0. Currently, it is {self.max_new_tokens}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be at least 0. Currently, it is {self.temperature}")
+        if self.repeat_penalty <= 0:
+            raise ValueError(f"repeat_penalty must be greater than 0. Currently, it is {self.repeat_penalty}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1]. Currently, it is {self.top_p}")
 

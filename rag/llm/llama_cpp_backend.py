@@ -71,6 +71,7 @@ class LlamaCppChatModel(ChatModel):
                     max_tokens=options.max_new_tokens,
                     stop=list(options.stop),
                     seed=options.seed,
+                    repeat_penalty=options.repeat_penalty,
                     stream=True,
                 )
                 try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from rag.errors import ModelError
-from rag.llm.base import AdapterLayer, Capabilities, ChatMessage, ChatModel, GenerationOptions, cut_at_stop
+from rag.llm.base import REPEAT_WINDOW, AdapterLayer, Capabilities, ChatMessage, ChatModel, GenerationOptions, cut_at_stop
 from rag.llm.builtin import BUILTIN_GGUF_SHA256, BUILTIN_QWEN, builtin_gguf
 from rag.sanitize import neutralise_special_tokens
 
@@ -270,8 +270,9 @@ class TransformersChatModel(ChatModel):
             stop_ids = set(stop_ids if isinstance(stop_ids, list) else [stop_ids]) | {self._tokenizer.eos_token_id}
             generated: list[int] = []
             shown = ""
+            context = ids[0].tolist()
             for _ in range(options.max_new_tokens):
-                logits = out.logits[0, -1].float()
+                logits = penalise_recent(out.logits[0, -1].float(), context + generated, options.repeat_penalty)
                 if options.temperature > 0:
                     probs = torch.softmax(logits / options.temperature, dim=-1)
                     ordered, order = torch.sort(probs, descending=True)
@@ -291,7 +292,7 @@ class TransformersChatModel(ChatModel):
                            attention_mask=mask, use_cache=True)
 
     def _generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         inputs = chat_inputs(self._tokenizer, messages, self._special_tokens).to(self.device)
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
@@ -305,6 +306,12 @@ class TransformersChatModel(ChatModel):
             def __call__(self, input_ids, scores, **kwargs) -> bool:
                 return cancelled.is_set()
 
+        class _RepeatPenalty(LogitsProcessor):  # llama.cpp's: the last REPEAT_WINDOW tokens, not the whole prompt
+            def __call__(self, input_ids, scores):
+                for row in range(scores.shape[0]):
+                    scores[row] = penalise_recent(scores[row], input_ids[row].tolist(), options.repeat_penalty)
+                return scores
+
         failure: list[BaseException] = []
 
         def run() -> None:
@@ -315,6 +322,7 @@ class TransformersChatModel(ChatModel):
                         max_new_tokens=options.max_new_tokens,
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                        logits_processor=LogitsProcessorList([_RepeatPenalty()] if options.repeat_penalty != 1.0 else []),
                         pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
                         top_k=None,
                         **sampling,
@@ -342,3 +350,15 @@ class TransformersChatModel(ChatModel):
                 worker.join()
         if failure:
             raise ModelError(f"generation failed: {failure[0]}") from failure[0]
+
+
+def penalise_recent(logits: "torch.Tensor", tokens: Sequence[int], penalty: float) -> "torch.Tensor":
+    """llama.cpp's repeat penalty: each distinct token among the last REPEAT_WINDOW of `tokens` has a positive
+    score divided by `penalty`, a negative one multiplied by it."""
+    if penalty == 1.0 or not tokens:
+        return logits
+    recent = sorted(set(tokens[-REPEAT_WINDOW:]))
+    chosen = logits[recent]
+    logits = logits.clone()
+    logits[recent] = chosen.where(chosen < 0, chosen / penalty).where(chosen >= 0, chosen * penalty)
+    return logits
