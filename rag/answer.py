@@ -11,7 +11,7 @@ from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PriorTurn, PromptTemplate, displa
 from rag.answerable import AnswerabilityCheck
 from rag.retrieve import Hit, check_question
 from rag.sanitize import document_for_prompt
-from rag.text import chinese_numbers_as_digits, code_family
+from rag.text import chinese_numbers_as_digits, code_family, english_numbers_as_digits
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 # A small model that cannot find the answer may copy a document block, starting with its header as the
@@ -120,10 +120,10 @@ _QUANTITY = re.compile(r"(?<![A-Za-z0-9.,_])(?<![A-Za-z0-9]-)(\d+(?:[.,]\d+)*)\s
 
 
 def _units(text: str) -> dict[str, set[str]]:
-    """Each figure of `text` (Chinese numerals as digits, no thousands commas) and the units written after
+    """Each figure of `text` (number words as digits, no thousands commas) and the units written after
     it; "" where it stands bare."""
     out: dict[str, set[str]] = {}
-    for number, unit in _QUANTITY.findall(chinese_numbers_as_digits(text)):
+    for number, unit in _QUANTITY.findall(english_numbers_as_digits(chinese_numbers_as_digits(text))):
         out.setdefault(number.replace(",", ""), set()).add(unit.lower())
     return out
 

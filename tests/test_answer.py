@@ -121,6 +121,8 @@ def test_prompt_fits_the_window_dropping_history_first_then_documents(sample_kb)
         ("噪音：10 [1]", "噪音有多少分贝？", False),  # the passages give 10 only as 10 年: a bare 10 dropped its unit
         ("8 公里每小时", "限速是多少？", False),  # 八小时 is 8 hours, not 8 km
         ("-20 ℃", "天冷到多少度还能放电？", True),  # a sign, not the dash of a code
+        ("Clean the cooling fins every 6 months [2].", "How often do the cooling fins need cleaning?", True),  # six months
+        ("Clean the cooling fins every 7 months.", "How often do the cooling fins need cleaning?", False),
     ],
 )
 def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, question, supported):
@@ -132,7 +134,8 @@ def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, que
                 "A hot-work permit is valid for one shift of at most 8 hours.",
                 "Replace the mechanical seal when leakage exceeds 10 drops per minute.",
                 "List price of the QF-200: USD 1,200 per unit. The VX-40 delivers 40 L/min.",
-                "对个人处五百元以下罚款；每50平方米不少于一具灭火器。质保 10 年。单次充电不超过八小时。放电温度 -20 ~ 55 ℃"]
+                "对个人处五百元以下罚款；每50平方米不少于一具灭火器。质保 10 年。单次充电不超过八小时。放电温度 -20 ~ 55 ℃",
+                "Brush the dust off the cooling fins every six months."]
     assert is_supported(answer, question, contexts, tok.tokenize, tok.filler_terms, tok.codes) is supported
 
 
