@@ -245,6 +245,27 @@ def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ig
 
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n")
+
+
+def source_sentences(answer: str, contexts: Sequence[str], terms: Callable[[str], list[str]]) -> list[str]:
+    """The passage sentences an answer comes from: every one that gives one of its figures, else the one that
+    shares most of its terms."""
+    sentences = [s.strip() for c in contexts for s in _SENTENCE_END.split(re.sub(r"(?<!\n)\n(?!\n)", " ", c)) if s.strip()]
+    figures = set(_units(_CITATION.sub(" ", answer)))
+    giving = [s for s in sentences if figures & set(_units(s))] if figures else []
+    if giving:
+        return giving
+    answer_terms = set(terms(_CITATION.sub(" ", answer)))
+    best = max(sentences, key=lambda s: len(answer_terms & set(terms(s))), default=None)
+    return [best] if best else []
+
+
+# Relatedness: (question, sentences) -> the highest cosine between the question and one of the sentences in
+# the KB's embedding model, or None where the model cannot read the question (Chinese, English-only model).
+Relatedness = Callable[[str, Sequence[str]], "float | None"]
+
+
 class Answerer:
     """Retrieve, refuse when nothing is relevant, else prompt the LLM within its window and cite."""
 
@@ -258,6 +279,8 @@ class Answerer:
         top_k: int,
         options: GenerationOptions,
         max_question_chars: int = 2000,
+        relatedness: Relatedness | None = None,
+        min_relatedness: float = 0.0,
     ):
         self._search = search
         self._chat_model = chat_model  # a factory, so a refusal never pays for loading the LLM
@@ -270,6 +293,8 @@ class Answerer:
         self.top_k = top_k
         self.options = options
         self.max_question_chars = max_question_chars
+        self._relatedness = relatedness
+        self.min_relatedness = min_relatedness
 
     def ask_stream(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
                    standalone: str | None = None, query: str | None = None) -> AnswerStream:
@@ -314,7 +339,8 @@ class Answerer:
             }
             text = self._quote_if_bare(text.strip(), asked, relevant) or refusal_for(question)
             contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-            if decision.confident and not _is_refusal(text) and not figures_supported(text, asked, contexts):
+            if decision.confident and not _is_refusal(text) and (not figures_supported(text, asked, contexts)
+                                                                  or not self._related(text, asked, contexts)):
                 # Streamed as it came, but a figure no passage gives is not shown as the answer: a near-miss
                 # ("the maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented one.
                 text = self._quote_answering(asked, relevant) or refusal_for(question)
@@ -353,11 +379,23 @@ class Answerer:
     def _checked(self, pieces: Iterator[str], question: str, asked: str, relevant: Sequence[Hit]) -> Iterator[str]:
         text = self._quote_if_bare("".join(pieces).strip(), asked, relevant)
         contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-        if text and not _is_refusal(text) and not figures_supported(text, asked, contexts):
+        if text and not _is_refusal(text) and (not figures_supported(text, asked, contexts)
+                                               or not self._related(text, asked, contexts)):
             text = self._quote_answering(asked, relevant)
         if not text or (not _is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes)):
             text = refusal_for(question)
         yield text
+
+    def _related(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
+        """Whether the passage sentences the answer comes from are about the question. A small model answers
+        an off-topic question with a figure of the nearest table ("How many years does a phone battery
+        last?" -> "6 years", from a records-retention row): the sentence giving it shares no meaning with the
+        question. Judged in the KB's embedding model; an answer it cannot judge passes."""
+        if self._relatedness is None or self.min_relatedness <= 0:
+            return True
+        sentences = source_sentences(text, contexts, self._terms)
+        score = self._relatedness(asked, sentences) if sentences else None
+        return score is None or score >= self.min_relatedness
 
     def _not_content(self, asked: str) -> frozenset[str]:
         """Terms of the question a quote need not share: filler words, and its codes and names (the passage

@@ -8,6 +8,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from ingest.embed import DEFAULT_EMBEDDING_BACKEND, Embedder, create_embedder
 from ingest.pipeline import Ingestor, ProgressCallback
 from ingest.split import TokenSplitter
@@ -313,7 +315,17 @@ class KnowledgeBase:
             top_k=self.settings.top_k,
             options=options,
             max_question_chars=self.settings.max_question_chars,
+            relatedness=self._relatedness,
+            min_relatedness=self.settings.min_answer_relatedness,
         )
+
+    def _relatedness(self, question: str, sentences: Sequence[str]) -> float | None:
+        """The highest cosine between the question and one of `sentences`; None where the embedding model
+        does not read the question (Chinese text, English-only model)."""
+        if not self.embedder.reads_whole(question):
+            return None
+        vectors = self.embedder.embed_passages(list(sentences))
+        return float(np.max(vectors @ self.embedder.embed_query(question)))
 
     def generation_options(self, adapter: str | None = None) -> GenerationOptions:
         s = self.settings

@@ -207,3 +207,18 @@ def test_the_cli_says_when_a_streamed_answer_is_withdrawn(make_kb, sample_copy, 
     answer = _print_answer(kb.ask_stream("What is the rated flow of the QF-200 pump?"))  # confident: streamed
     out = capsys.readouterr().out
     assert answer.refused and "777 bar" in out and "(withdrawn: the documents do not support the answer above)" in out
+
+
+def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_kb, sample_copy):
+    """A small model answers an off-topic question with a figure of the nearest passage; the sentence that
+    gives the figure is about something else, so the answer is withdrawn. A paraphrase keeps its answer."""
+    off_topic = "How many hours should a teenager sleep each night?"
+    kb = make_kb(chat_model=EchoChatModel("4 hours."))
+    kb.ingest([sample_copy])
+    assert kb.answerability().decide(off_topic, kb.search(off_topic, 5)).answerable  # the model is asked
+    assert kb.ask(off_topic).refused
+    unchecked = make_kb(chat_model=EchoChatModel("4 hours."), min_answer_relatedness=0.0)
+    unchecked.ingest([sample_copy])
+    assert not unchecked.ask(off_topic).refused  # the relatedness check is what withdrew it
+    paraphrase = kb.ask("How long is the yearly refresher course on safety for the people in production?")
+    assert not paraphrase.refused and "4 hours" in paraphrase.text
