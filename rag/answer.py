@@ -162,6 +162,18 @@ _ASKS_PRICE = re.compile(r"\b(?:prices?|priced|costs?|fees?|charges?)\b|how much
                          r"|价格|价钱|多少钱|售价|报价|费用|单价|收费", re.IGNORECASE)
 _MONEY = re.compile(r"[$€£¥￥]|\b(?:USD|EUR|RMB|CNY|GBP|JPY|dollars?|euros?|yuan|free of charge)\b|元|美元|欧元|免费",
                     re.IGNORECASE)
+# A Chinese question about how long or how often is answered by a span of time (8 小时, 每季度, 一个班次),
+# not by the nearest figure ("15~25 ℃", "10米" were answers to such questions).
+_ASKS_DURATION_ZH = re.compile(r"多久|多长时间|多少(?:天|年|个月|小时|分钟|秒)|几(?:年|个月|天|周|小时|分钟)")
+_TIME = re.compile(r"[年月周天日时分秒]|季度|星期|班|\b(?:h|hrs?|min|minutes?|hours?|days?|weeks?|months?|years?|s)\b", re.IGNORECASE)
+# What a question asks for, and what its answer must then hold.
+_ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME))
+
+
+def kind_answered(answer: str, question: str) -> bool:
+    """Whether the answer is of the kind the question asks for: an amount of money for a price ("the list
+    price of a VX-40" is not its 40 L/min), a span of time for a Chinese "how long" or "how often"."""
+    return all(not asks.search(question) or gives.search(answer) for asks, gives in _ANSWER_KINDS)
 
 
 def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bool:
@@ -196,11 +208,11 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
     borrowed from a passage, so:
     - at least half of the answer's new terms occur in the passages ("The CEO is Zhang Wei" fails);
     - every figure keeps to what the passages give (`figures_supported`): "16 名员工" over "16 学时" fails;
-    - a question about a price or cost is answered with an amount of money;
+    - the answer is of the kind asked for (`kind_answered`: money for a price, time for a duration);
     - when the question names a product code, the passage sentence the answer comes from (the one sharing
       most of its terms) does not name other products only (the QF-200's bolt torque is not the VX-40's)."""
-    if _ASKS_PRICE.search(question) and not _MONEY.search(answer):
-        return False  # "the list price of a VX-40" is not its 40 L/min
+    if not kind_answered(answer, question):
+        return False
     asked = set(terms(question))
     new = set(terms(_CITATION.sub(" ", answer))) - asked - filler
     if not new:
@@ -339,8 +351,7 @@ class Answerer:
             }
             text = self._quote_if_bare(text.strip(), asked, relevant) or refusal_for(question)
             contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-            if decision.confident and not _is_refusal(text) and (not figures_supported(text, asked, contexts)
-                                                                  or not self._related(text, asked, contexts)):
+            if decision.confident and not _is_refusal(text) and not self._holds_up(text, asked, contexts):
                 # Streamed as it came, but a figure no passage gives is not shown as the answer: a near-miss
                 # ("the maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented one.
                 text = self._quote_answering(asked, relevant) or refusal_for(question)
@@ -379,12 +390,16 @@ class Answerer:
     def _checked(self, pieces: Iterator[str], question: str, asked: str, relevant: Sequence[Hit]) -> Iterator[str]:
         text = self._quote_if_bare("".join(pieces).strip(), asked, relevant)
         contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-        if text and not _is_refusal(text) and (not figures_supported(text, asked, contexts)
-                                               or not self._related(text, asked, contexts)):
+        if text and not _is_refusal(text) and not self._holds_up(text, asked, contexts):
             text = self._quote_answering(asked, relevant)
         if not text or (not _is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes)):
             text = refusal_for(question)
         yield text
+
+    def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
+        """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
+        that answers (`_quote_answering`), or the refusal."""
+        return figures_supported(text, asked, contexts) and kind_answered(text, asked) and self._related(text, asked, contexts)
 
     def _related(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
         """Whether the passage sentences the answer comes from are about the question. A small model answers

@@ -123,6 +123,8 @@ def test_prompt_fits_the_window_dropping_history_first_then_documents(sample_kb)
         ("-20 ℃", "天冷到多少度还能放电？", True),  # a sign, not the dash of a code
         ("Clean the cooling fins every 6 months [2].", "How often do the cooling fins need cleaning?", True),  # six months
         ("Clean the cooling fins every 7 months.", "How often do the cooling fins need cleaning?", False),
+        ("15~25 ℃ [1]", "物业公司隔多长时间要到充电的地方做一次防火检查？", False),  # a temperature is no span of time
+        ("每月组织一次防火检查 [1]", "物业公司隔多长时间要到充电的地方做一次防火检查？", True),
     ],
 )
 def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, question, supported):
@@ -135,7 +137,8 @@ def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, que
                 "Replace the mechanical seal when leakage exceeds 10 drops per minute.",
                 "List price of the QF-200: USD 1,200 per unit. The VX-40 delivers 40 L/min.",
                 "对个人处五百元以下罚款；每50平方米不少于一具灭火器。质保 10 年。单次充电不超过八小时。放电温度 -20 ~ 55 ℃",
-                "Brush the dust off the cooling fins every six months."]
+                "Brush the dust off the cooling fins every six months.",
+                "存放环境温度以15~25 ℃为宜。物业服务企业每月组织一次充电场所防火检查。"]
     assert is_supported(answer, question, contexts, tok.tokenize, tok.filler_terms, tok.codes) is supported
 
 
