@@ -256,7 +256,6 @@ def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ig
     return best
 
 
-
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n")
 
 
@@ -352,8 +351,8 @@ class Answerer:
             text = self._quote_if_bare(text.strip(), asked, relevant) or refusal_for(question)
             contexts = [document_for_prompt(h.chunk.text) for h in relevant]
             if decision.confident and not _is_refusal(text) and not self._holds_up(text, asked, contexts):
-                # Streamed as it came, but a figure no passage gives is not shown as the answer: a near-miss
-                # ("the maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented one.
+                # Streamed as it came, but not shown as the answer when it fails a check: a near-miss ("the
+                # maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented figure.
                 text = self._quote_answering(asked, relevant) or refusal_for(question)
             if _is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
