@@ -240,29 +240,32 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
     return True
 
 
+def passage_sentences(passage: str) -> list[str]:
+    """The passage's sentences and paragraph-separated lines (a table row, a heading), lines wrapped inside a
+    sentence (PDF, HTML) joined up."""
+    text = re.sub(r"(?<!\n)\n(?!\n)", " ", passage)
+    return [s.strip() for s in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n\n", text) if s.strip()]
+
+
 def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ignore: frozenset[str] = frozenset()) -> str | None:
     """The passage sentence sharing most content words with the question (names, codes and filler words
     aside), or None when none shares any: the answer for a model that replied with a bare citation."""
     wanted = set(terms(question)) - ignore
     best, score = None, (0, False, 0.0)
-    text = re.sub(r"(?<!\n)\n(?!\n)", " ", passage)  # lines wrapped inside a sentence (PDF, HTML) join up
-    for sentence in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n\n", text):
+    for sentence in passage_sentences(passage):
         sentence_terms = set(terms(sentence))
         overlap = len(wanted & sentence_terms)
         # Ties go to the sentence with a figure in it (headings tie with facts), then to the denser one.
         key = (overlap, any(c.isdigit() for c in sentence), overlap / (1 + len(sentence_terms)))
         if overlap and key > score:
-            best, score = sentence.strip(), key
+            best, score = sentence, key
     return best
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n")
 
 
 def source_sentences(answer: str, contexts: Sequence[str], terms: Callable[[str], list[str]]) -> list[str]:
     """The passage sentences an answer comes from: every one that gives one of its figures, else the one that
     shares most of its terms."""
-    sentences = [s.strip() for c in contexts for s in _SENTENCE_END.split(re.sub(r"(?<!\n)\n(?!\n)", " ", c)) if s.strip()]
+    sentences = [s for c in contexts for s in passage_sentences(c)]
     figures = set(_units(_CITATION.sub(" ", answer)))
     giving = [s for s in sentences if figures & set(_units(s))] if figures else []
     if giving:

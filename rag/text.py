@@ -111,7 +111,8 @@ def chinese_numbers_as_digits(text: str) -> str:
 _ENGLISH_UNITS = ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
                   "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
 _ENGLISH_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_ENGLISH_VALUE = {w: i + 2 for i, w in enumerate(_ENGLISH_UNITS)} | {w: 20 + 10 * i for i, w in enumerate(_ENGLISH_TENS)}
+_ENGLISH_VALUE = ({"one": 1} | {w: i + 2 for i, w in enumerate(_ENGLISH_UNITS)}
+                  | {w: 20 + 10 * i for i, w in enumerate(_ENGLISH_TENS)})
 _ENGLISH_NUMBER = re.compile(
     rf"\b(?:({'|'.join(_ENGLISH_TENS)})(?:[- ](one|{'|'.join(_ENGLISH_UNITS[:8])}))?|({'|'.join(_ENGLISH_UNITS)}))\b",
     re.IGNORECASE)
@@ -121,10 +122,10 @@ def english_numbers_as_digits(text: str) -> str:
     """Number words from two to ninety-nine written in digits (six months -> 6 months, twenty-four -> 24), so
     that a figure in an answer compares with the passage it came from. "one" stays: it is as often a pronoun."""
     def value(m: re.Match) -> str:
-        if m.group(3):
-            return str(_ENGLISH_VALUE[m.group(3).lower()])
-        ones = m.group(2)
-        return str(_ENGLISH_VALUE[m.group(1).lower()] + (1 if ones and ones.lower() == "one" else _ENGLISH_VALUE.get((ones or "").lower(), 0)))
+        tens, ones, alone = m.groups()
+        if alone:
+            return str(_ENGLISH_VALUE[alone.lower()])
+        return str(_ENGLISH_VALUE[tens.lower()] + _ENGLISH_VALUE.get((ones or "").lower(), 0))
     return _ENGLISH_NUMBER.sub(value, text)
 
 
