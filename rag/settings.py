@@ -135,8 +135,8 @@ class Settings:
         if not 0 <= self.min_answer_relatedness < 1:
             raise ConfigError("min_answer_relatedness must be at least 0 and below 1. Currently, it is "
                               f"{self.min_answer_relatedness}")
-        if self.repeat_penalty <= 0:
-            raise ConfigError(f"repeat_penalty must be greater than 0. Currently, repeat_penalty is {self.repeat_penalty}")
+        if not 0 < self.repeat_penalty < float("inf"):
+            raise ConfigError(f"repeat_penalty must be a finite number greater than 0. Currently, repeat_penalty is {self.repeat_penalty}")
         if self.top_k <= 0:
             raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
         if self.retrieval_mode not in ("dense", "keyword", "hybrid"):

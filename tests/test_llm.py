@@ -183,7 +183,7 @@ def test_repeat_penalty_lowers_the_scores_of_recent_tokens_only():
     assert penalised.tolist() == [1.0, -4.0, 4.0, 1.0, 3.0]
     assert logits.tolist() == [2.0, -2.0, 4.0, 1.0, 3.0]  # the caller's scores are left as they were
     assert penalise_recent(logits, recent, 1.0) is logits
-    with pytest.raises(ValueError, match="repeat_penalty must be greater than 0. Currently, it is 0"):
+    with pytest.raises(ValueError, match="repeat_penalty must be a finite number greater than 0. Currently, it is 0"):
         GenerationOptions(repeat_penalty=0)
 
 

@@ -22,8 +22,10 @@ def test_bad_values_name_the_setting(tmp_path: Path):
         Settings.load(tmp_path, environ={"RAG_TOP_K": "many"})
     with pytest.raises(ConfigError, match="top_k must be greater than 0. Currently, top_k is 0"):
         Settings.load(tmp_path, {"top_k": 0}, environ={})
-    with pytest.raises(ConfigError, match="repeat_penalty must be greater than 0. Currently, repeat_penalty is -1"):
+    with pytest.raises(ConfigError, match="repeat_penalty must be a finite number greater than 0. Currently, repeat_penalty is -1"):
         Settings.load(tmp_path, environ={"RAG_REPEAT_PENALTY": "-1"})
+    with pytest.raises(ConfigError, match="repeat_penalty must be a finite number greater than 0. Currently, repeat_penalty is inf"):
+        Settings.load(tmp_path, environ={"RAG_REPEAT_PENALTY": "1e309"})
     (tmp_path / "rag.toml").write_text("colour = 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown setting 'colour'"):
         Settings.load(tmp_path, environ={})

@@ -38,8 +38,8 @@ class GenerationOptions:
             raise ValueError(f"max_new_tokens must be greater than 0. Currently, it is {self.max_new_tokens}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be at least 0. Currently, it is {self.temperature}")
-        if self.repeat_penalty <= 0:
-            raise ValueError(f"repeat_penalty must be greater than 0. Currently, it is {self.repeat_penalty}")
+        if not 0 < self.repeat_penalty < float("inf"):
+            raise ValueError(f"repeat_penalty must be a finite number greater than 0. Currently, it is {self.repeat_penalty}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1]. Currently, it is {self.top_p}")
 
