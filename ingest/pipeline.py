@@ -33,6 +33,9 @@ ProgressCallback = Callable[[IngestProgress], None]
 # input, measured on sample_docs and the generated bench corpus (1.6-2.4), rounded up so the free-space
 # check errs on the safe side.
 KB_BYTES_PER_INPUT_BYTE = 4.0
+# Chunks gathered before they are embedded together: room to sort them by length into batches that need
+# little padding, while memory stays bounded by this, not by the corpus.
+EMBED_TOGETHER_CHUNKS = 1024
 
 
 @dataclass
@@ -49,7 +52,7 @@ class Ingestor:
         embedder: Embedder,
         splitter: TokenSplitter,
         tokenizer: KeywordTokenizer,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         limits: LoadLimits | None = None,
         follow_symlinks: str = "inside",
         readable_only: bool = False,
@@ -57,7 +60,7 @@ class Ingestor:
         self.embedder = embedder
         self.splitter = splitter
         self.tokenizer = tokenizer
-        self.batch_size = batch_size
+        self.batch_size = batch_size or embedder.batch_size
         self.limits = limits or LoadLimits()
         self.follow_symlinks = follow_symlinks
         self.readable_only = readable_only  # no vector for a chunk the embedder cannot read (Embedder.reads)
@@ -100,7 +103,7 @@ class Ingestor:
                 tell(done, str(path), "load")
                 self._ingest_file(writer, loader, path, report, pending)
                 since_checkpoint += 1
-                if sum(len(p.chunks) for p in pending) >= self.batch_size * 32:  # room to sort by length
+                if sum(len(p.chunks) for p in pending) >= EMBED_TOGETHER_CHUNKS:
                     tell(done, str(path), "embed")
                     self._flush(writer, pending, report)
                 if since_checkpoint >= checkpoint_files or time.monotonic() - last_checkpoint >= checkpoint_seconds:

@@ -114,7 +114,7 @@ class KnowledgeBase:
         backend = settings.embedding_backend or DEFAULT_EMBEDDING_BACKEND
         if embedder is None:
             embedder = create_embedder(backend, settings.embedding_model, settings.device,
-                                       settings.embedding_runtime or "auto")
+                                       settings.embedding_runtime or "auto", settings.cache_dir)
         chunk_tokens = settings.chunk_tokens or min(DEFAULT_CHUNK_TOKENS, embedder.max_tokens)
         overlap = settings.chunk_overlap_tokens if settings.chunk_overlap_tokens is not None else DEFAULT_CHUNK_OVERLAP
         # Checked before anything is written: a KB whose manifest holds unusable chunking would refuse
@@ -172,7 +172,7 @@ class KnowledgeBase:
     def embedder(self) -> Embedder:
         manifest = self._store.manifest
         embedder = create_embedder(manifest.embedding_backend, manifest.embedding_model, self.settings.device,
-                                   manifest.embedding_runtime)
+                                   manifest.embedding_runtime, self.settings.cache_dir)
         if embedder.dimension != manifest.dimension:
             raise KnowledgeBaseError(
                 f"embedding model {manifest.embedding_model} now gives {embedder.dimension}-d vectors; "

