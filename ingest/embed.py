@@ -193,13 +193,15 @@ class SentenceTransformerEmbedder(Embedder):
         self.concurrent_batches = 2 if self.device == "cpu" else 1
         self._openvino: OpenVinoEncoder | None = None
         if on_openvino:
-            transformer = getattr(self._model[0], "auto_model", None)
-            if transformer is None:
-                raise ConfigError(f"embedding_runtime {self.runtime!r} needs a model whose first module is a "
-                                  f"Hugging Face transformer; {self.model_name!r} starts with {type(self._model[0]).__name__}")
-            self._openvino = OpenVinoEncoder(transformer, self._model.preprocess(
-                ["An example sentence.", "A longer example sentence, so that the first is padded."]),
-                                             number_format, cache_dir)
+            try:
+                self._openvino = self._openvino_encoder(number_format, cache_dir)
+            except ModelError as exc:
+                if runtime != "auto":
+                    raise
+                log.warning("%s; embedding with torch in %s instead", exc, number_format)
+                self.runtime = number_format
+                self._model.to(getattr(torch, number_format))
+        if self._openvino is not None:
             self.concurrent_batches = self._openvino.parallel_batches
             # Small batches: on 2 cores, 1,024 chunks of ~180 tokens took 14.1 s in batches of 4, 15.0 s
             # of 16 and 16.1 s of 32 (less padding, activations that stay in cache), with less memory.
@@ -207,6 +209,25 @@ class SentenceTransformerEmbedder(Embedder):
         prompts = getattr(self._model, "prompts", {}) or {}
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = next((p for p in ("document", "passage") if p in prompts), None)
+
+    def _openvino_encoder(self, number_format: str, cache_dir: Path | None) -> OpenVinoEncoder:
+        """The model's transformer compiled by OpenVINO.
+
+        Raises:
+            ModelError: the model does not start with a Hugging Face transformer, or OpenVINO cannot convert it.
+            MissingDependencyError: openvino is not installed.
+        """
+        transformer = getattr(self._model[0], "auto_model", None)
+        if transformer is None:
+            raise ModelError(f"OpenVINO needs an embedding model whose first module is a Hugging Face transformer; "
+                             f"{self.model_name!r} starts with {type(self._model[0]).__name__}")
+        example = self._model.preprocess(["An example sentence.", "A longer example sentence, so that the first is padded."])
+        try:
+            return OpenVinoEncoder(transformer, example, number_format, cache_dir)
+        except (ConfigError, MissingDependencyError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the converter fails in many ways on a model it cannot trace
+            raise ModelError(f"OpenVINO cannot convert embedding model {self.model_name!r}: {exc}") from exc
 
     def embed_batch(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         import torch

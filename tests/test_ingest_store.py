@@ -128,6 +128,29 @@ def test_faster_runtimes_rank_as_torch_float32_does(runtime):
         assert list(np.argsort(-(full @ pair[0].embed_query(question)))[:3]) == list(np.argsort(-(fast @ pair[1].embed_query(question)))[:3])
 
 
+def test_a_model_openvino_cannot_convert_falls_back_to_torch_under_auto(monkeypatch, caplog):
+    """`auto` is a preference: a model the converter fails on is embedded by torch, with a warning; asked
+    for by name, OpenVINO's failure is an error that names the model."""
+    import ingest.embed
+    from ingest.embed import create_embedder
+    from rag.errors import ModelError
+
+    pytest.importorskip("openvino")
+
+    class FailingConverterDouble:
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("Exception from src/frontends/pytorch: unsupported operation aten::foo")
+
+    monkeypatch.setattr(ingest.embed, "OpenVinoEncoder", FailingConverterDouble)
+    embedder = create_embedder("sentence-transformers", None, "cpu", "auto")
+    assert embedder.runtime in ("bfloat16", "float32") and embedder.batch_size == 32
+    assert "OpenVINO cannot convert embedding model 'builtin:all-MiniLM-L6-v2'" in caplog.text
+    vector = embedder.embed_query("Replace the seal every 12 months.")
+    assert vector.shape == (384,) and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+    with pytest.raises(ModelError, match="OpenVINO cannot convert embedding model 'builtin:all-MiniLM-L6-v2': .*aten::foo"):
+        create_embedder("sentence-transformers", None, "cpu", "openvino-bfloat16")
+
+
 def test_the_converted_openvino_model_is_kept_in_the_cache_and_a_damaged_one_is_converted_again(tmp_path, caplog):
     from ingest.embed import create_embedder
 
