@@ -166,13 +166,36 @@ _MONEY = re.compile(r"[$€£¥￥]|\b(?:USD|EUR|RMB|CNY|GBP|JPY|dollars?|euros?
 # not by the nearest figure ("15~25 ℃", "10米" were answers to such questions).
 _ASKS_DURATION_ZH = re.compile(r"多久|多长时间|多少(?:天|年|个月|小时|分钟|秒)|几(?:年|个月|天|周|小时|分钟)")
 _TIME = re.compile(r"[年月周天日时分秒]|季度|星期|班|\b(?:h|hrs?|min|minutes?|hours?|days?|weeks?|months?|years?|s)\b", re.IGNORECASE)
+# A question that asks for an amount of a physical quantity (its rated power, how heavy it is) is answered
+# with a unit of that quantity: "10.24 kWh" (an energy) is no answer to "额定功率是多少". Only questions that
+# ask for an amount: "where is the temperature sensor?" is answered by a place.
+_ASKS_AMOUNT = r"(?:多少|多[大高低重沉]|几|范围|上限|下限|最[高低大小]|\bhow (?:much|many|high|low)\b|\bwhat(?:'s| is| are)\b|\b(?:max(?:imum)?|min(?:imum)?|rated|nominal)\b)"
+
+
+def _asks_for(quantity: str) -> re.Pattern[str]:
+    return re.compile(rf"(?=.*{_ASKS_AMOUNT})(?=.*(?:{quantity}))", re.IGNORECASE | re.DOTALL)
+
+
+_PHYSICAL_KINDS = (
+    # power: W, kW, VA, hp; not kWh (energy)
+    (_asks_for(r"功率|\b(?:power rating|wattage)\b|\b(?:rated|nominal|output|input|maximum|max|peak|continuous|motor) power\b"),
+     re.compile(r"\d\s*(?:[kMG]?W|[kM]?VA|hp)(?![a-zA-Z])|瓦|马力", re.IGNORECASE)),
+    (_asks_for(r"电压|\bvoltage\b"), re.compile(r"\d\s*[kmM]?V(?![a-zA-Z])|伏")),
+    (_asks_for(r"重量|多重|多沉|\bweigh(?:s|t)?\b|\bheavy\b"),
+     re.compile(r"\d\s*(?:kg|g|t|lbs?|pounds?|tonnes?|tons?)(?![a-zA-Z])|公斤|千克|克|吨|斤", re.IGNORECASE)),
+    # 多少度电 asks for kWh (a 度 of electricity), not degrees
+    (_asks_for(r"温度|(?:多少|几)度(?!电)|\btemperature\b|\bhow (?:hot|cold)\b"),
+     re.compile(r"[℃°]|\bdegrees?\b|度|零下|\d\s*[CF]\b")),
+    (_asks_for(r"压力|压强|\bpressure\b"), re.compile(r"\d\s*(?:[kKM]?Pa|m?bar|psi)(?![a-zA-Z])|帕", re.IGNORECASE)),
+)
 # What a question asks for, and what its answer must then hold.
-_ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME))
+_ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), *_PHYSICAL_KINDS)
 
 
 def kind_answered(answer: str, question: str) -> bool:
     """Whether the answer is of the kind the question asks for: an amount of money for a price ("the list
-    price of a VX-40" is not its 40 L/min), a span of time for a Chinese "how long" or "how often"."""
+    price of a VX-40" is not its 40 L/min), a span of time for a Chinese "how long" or "how often", a unit
+    of power, voltage, weight, temperature or pressure for an amount of one."""
     return all(not asks.search(question) or gives.search(answer) for asks, gives in _ANSWER_KINDS)
 
 
@@ -417,7 +440,9 @@ class Answerer:
     def _not_content(self, asked: str) -> frozenset[str]:
         """Terms of the question a quote need not share: filler words, and its codes and names (the passage
         is already about them)."""
-        return frozenset(self._filler | set(self._codes(asked)) | {t for name in self._names(asked) for t in self._terms(name)})
+        # A code's parts are terms too (SW-5K: sw-5k, sw, 5k): a title sharing only them answers nothing.
+        named = [*self._codes(asked), *self._names(asked)]
+        return frozenset(self._filler | set(self._codes(asked)) | {t for name in named for t in self._terms(name)})
 
     def _quote_answering(self, asked: str, relevant: Sequence[Hit]) -> str:
         """For a model that answered with a figure the passages do not give: the passage sentence that

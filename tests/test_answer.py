@@ -125,6 +125,13 @@ def test_prompt_fits_the_window_dropping_history_first_then_documents(sample_kb)
         ("Clean the cooling fins every 7 months.", "How often do the cooling fins need cleaning?", False),
         ("15~25 ℃ [1]", "物业公司隔多长时间要到充电的地方做一次防火检查？", False),  # a temperature is no span of time
         ("每月组织一次防火检查 [1]", "物业公司隔多长时间要到充电的地方做一次防火检查？", True),
+        ("10.24 kWh [1]", "ES-10 配套逆变器的额定功率是多少？", False),  # an energy is no power
+        ("10.24 kWh [1]", "这台储能柜充满一次能存多少度电？", True),  # a 度 of electricity is a kWh
+        ("98 kg [1]", "这个柜子整台有多重？", True),
+        ("10.24 kWh [1]", "这个柜子整台有多重？", False),
+        ("It weighs 98 kg [1].", "How heavy is the ES-10 cabinet?", True),
+        ("-20 ℃", "What is the lowest temperature at which the cabinet may discharge?", True),
+        ("It stores 10.24 kWh [1].", "What is the lowest temperature at which the cabinet may discharge?", False),
     ],
 )
 def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, question, supported):
@@ -138,7 +145,8 @@ def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, que
                 "List price of the QF-200: USD 1,200 per unit. The VX-40 delivers 40 L/min.",
                 "对个人处五百元以下罚款；每50平方米不少于一具灭火器。质保 10 年。单次充电不超过八小时。放电温度 -20 ~ 55 ℃",
                 "Brush the dust off the cooling fins every six months.",
-                "存放环境温度以15~25 ℃为宜。物业服务企业每月组织一次充电场所防火检查。"]
+                "存放环境温度以15~25 ℃为宜。物业服务企业每月组织一次充电场所防火检查。",
+                "ES-10 储能柜：储能容量 10.24 kWh，整机重量 98 kg。"]
     assert is_supported(answer, question, contexts, tok.tokenize, tok.filler_terms, tok.codes) is supported
 
 
@@ -159,6 +167,8 @@ def test_a_bare_citation_becomes_the_cited_sentence(make_kb, sample_copy):
     assert not answer.refused and "400-820-7788" in answer.text and answer.text.endswith("[1]")
     refused = kb.ask("Who is the chief executive of Qingshan Fluid Systems?")  # no sentence shares "chief executive"
     assert refused.refused
+    # Sentences share only the code (its parts qf, 200 are terms too): none says what colour it is.
+    assert kb.ask("What colour is the QF-200?").refused
 
 
 def test_a_copied_document_block_becomes_the_sentence_that_answers(make_kb, sample_copy):
