@@ -440,9 +440,7 @@ class Answerer:
     def _not_content(self, asked: str) -> frozenset[str]:
         """Terms of the question a quote need not share: filler words, and its codes and names (the passage
         is already about them)."""
-        # A code's parts are terms too (SW-5K: sw-5k, sw, 5k): a title sharing only them answers nothing.
-        named = [*self._codes(asked), *self._names(asked)]
-        return frozenset(self._filler | set(self._codes(asked)) | {t for name in named for t in self._terms(name)})
+        return frozenset(self._filler | set(self._codes(asked)) | {t for name in self._names(asked) for t in self._terms(name)})
 
     def _quote_answering(self, asked: str, relevant: Sequence[Hit]) -> str:
         """For a model that answered with a figure the passages do not give: the passage sentence that

@@ -167,8 +167,6 @@ def test_a_bare_citation_becomes_the_cited_sentence(make_kb, sample_copy):
     assert not answer.refused and "400-820-7788" in answer.text and answer.text.endswith("[1]")
     refused = kb.ask("Who is the chief executive of Qingshan Fluid Systems?")  # no sentence shares "chief executive"
     assert refused.refused
-    # Sentences share only the code (its parts qf, 200 are terms too): none says what colour it is.
-    assert kb.ask("What colour is the QF-200?").refused
 
 
 def test_a_copied_document_block_becomes_the_sentence_that_answers(make_kb, sample_copy):
