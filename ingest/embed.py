@@ -223,7 +223,10 @@ class SentenceTransformerEmbedder(Embedder):
                              f"{self.model_name!r} starts with {type(self._model[0]).__name__}")
         example = self._model.preprocess(["An example sentence.", "A longer example sentence, so that the first is padded."])
         try:
-            return OpenVinoEncoder(transformer, example, number_format, cache_dir)
+            encoder = OpenVinoEncoder(transformer, example, number_format, cache_dir)
+            # OpenVINO holds its own copy of the weights: torch's (90 MB for MiniLM) would only take memory.
+            transformer.to("meta")
+            return encoder
         except (ConfigError, MissingDependencyError):
             raise
         except Exception as exc:  # noqa: BLE001 - the converter fails in many ways on a model it cannot trace
