@@ -49,7 +49,7 @@ class OpenVinoEncoder:
             transformer: the torch module mapping input_ids (and attention_mask, token_type_ids) to an output
                 whose first item is the token embeddings (`last_hidden_state`).
             example_features: a tokenised batch (torch tensors) to trace the model with.
-            precision: "float32" or "bfloat16" (OpenVINO emulates nothing: bfloat16 needs CPU support).
+            precision: "float32" or "bfloat16" (a hint: on a CPU without bfloat16 OpenVINO computes in float32).
             cache_dir: where the converted model is kept between runs; None converts in memory each time.
 
         Raises:
