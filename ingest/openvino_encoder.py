@@ -111,6 +111,7 @@ class OpenVinoEncoder:
             except RuntimeError as exc:  # a damaged cache entry: convert again
                 log.warning("the cached OpenVINO model %s cannot be read (%s); converting again", folder, exc)
         model = cls._convert(transformer, example, ov)
+        staging = None
         try:
             folder.parent.mkdir(parents=True, exist_ok=True)
             # Written beside its final place and renamed: a killed run leaves no half-written model there.
@@ -119,8 +120,10 @@ class OpenVinoEncoder:
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
             os.replace(staging, folder)
-        except OSError as exc:  # a read-only cache costs a conversion per run, nothing else
+        except (OSError, RuntimeError) as exc:  # a read-only or full cache costs a conversion per run, nothing else
             log.warning("cannot keep the converted OpenVINO model in %s: %s", folder.parent, exc)
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
         return model
 
     def token_embeddings(self, features: Mapping[str, Any]) -> np.ndarray:

@@ -47,8 +47,9 @@ class Settings:
     # Texts per forward pass. None: the embedder's own fastest (32 for torch; 4 for OpenVINO, measured on
     # 2 cores: 14.1 s per 1,024 chunks against 16.1 s at 32, and less memory).
     embedding_batch_size: int | None = None
-    # Number format of a torch embedder: auto (bfloat16 on a CPU with bfloat16 instructions, float16 on
-    # CUDA, else float32) | float32 | bfloat16 | float16. None: the KB manifest's, or auto for a new KB.
+    # What a sentence-transformers embedder computes with: auto (on a CPU OpenVINO when installed, in
+    # bfloat16 where the CPU has it, else float32; torch float16 on CUDA) | openvino-bfloat16 |
+    # openvino-float32 | float32 | bfloat16 | float16 (torch). None: the KB manifest's, or auto for a new KB.
     embedding_runtime: str | None = None
     # Whether an English-only embedding model also embeds Chinese prose. False (the default for a new KB):
     # of Chinese text it embeds only the codes and English words it can read, and Chinese questions are
