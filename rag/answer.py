@@ -181,6 +181,8 @@ _PHYSICAL_KINDS = (
     (_asks_for(r"功率|\b(?:power rating|wattage)\b|\b(?:rated|nominal|output|input|maximum|max|peak|continuous|motor) power\b"),
      re.compile(r"\d\s*(?:[kMG]?W|[kM]?VA|hp)(?![a-zA-Z])|瓦|马力", re.IGNORECASE)),
     (_asks_for(r"电压|\bvoltage\b"), re.compile(r"\d\s*[kmM]?V(?![a-zA-Z])|伏")),
+    (_asks_for(r"电流|\b(?:input|output|charg(?:e|ing)|discharg(?:e|ing)|rated|max(?:imum)?|short[- ]circuit|DC|AC) current\b|\bcurrent (?:rating|draw)\b|\bhow many amps\b"),
+     re.compile(r"\d\s*[kmµ]?A(?![a-zA-Z])|\b(?:amps?|amperes?)\b|安培|\d\s*安")),
     (_asks_for(r"重量|多重|多沉|\bweigh(?:s|t)?\b|\bheavy\b"),
      re.compile(r"\d\s*(?:kg|g|t|lbs?|pounds?|tonnes?|tons?)(?![a-zA-Z])|公斤|千克|克|吨|斤", re.IGNORECASE)),
     # 多少度电 asks for kWh (a 度 of electricity), not degrees
@@ -197,6 +199,27 @@ def kind_answered(answer: str, question: str) -> bool:
     price of a VX-40" is not its 40 L/min), a span of time for a Chinese "how long" or "how often", a unit
     of power, voltage, weight, temperature or pressure for an amount of one."""
     return all(not asks.search(question) or gives.search(answer) for asks, gives in _ANSWER_KINDS)
+
+
+# A question that asks for a count, an amount or a span of time is answered by a figure or a time word.
+_ASKS_FIGURE = re.compile(r"多少|几|多[久长大高重宽远厚粗]|\bhow (?:much|many|long|often|far|high|low|big|heavy|wide|soon|quickly|tight)\b"
+                          r"|\bwithin how\b|\bwhat (?:percentage|temperature|voltage|size|torque)\b", re.IGNORECASE)
+_ASKS_SPAN = re.compile(rf"{_ASKS_DURATION_ZH.pattern}|隔多|\bhow (?:long|often)\b", re.IGNORECASE)
+_TIME_WORD = re.compile(r"[年月周天日时分秒]|季度|星期|\b(?:daily|weekly|monthly|quarterly|annually|yearly|every|once|twice)\b",
+                        re.IGNORECASE)
+# Specific question terms (AnswerabilityCheck.specific_terms) a sentence must share to stand in for an answer.
+MIN_SPECIFIC_SHARED = 2
+
+
+def gives_what_is_asked(sentence: str, question: str) -> bool:
+    """Whether a passage sentence could answer the question: of the kind asked (`kind_answered`), and with a
+    figure or a time word when the question asks how many, how much or how long."""
+    if not kind_answered(sentence, question):
+        return False
+    if _ASKS_FIGURE.search(question):
+        # A figure, not a code's digits (the ES-10 of a title); for how long or how often, a time word (每季度).
+        return bool(_units(sentence)) or (_ASKS_SPAN.search(question) is not None and _TIME_WORD.search(sentence) is not None)
+    return True
 
 
 def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bool:
@@ -264,10 +287,10 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
 
 
 def passage_sentences(passage: str) -> list[str]:
-    """The passage's sentences and paragraph-separated lines (a table row, a heading), lines wrapped inside a
-    sentence (PDF, HTML) joined up."""
-    text = re.sub(r"(?<!\n)\n(?!\n)", " ", passage)
-    return [s.strip() for s in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n\n", text) if s.strip()]
+    """The passage's sentences and paragraph-separated lines (a heading), table rows ("cell | cell") each on its
+    own, lines wrapped inside a sentence (PDF, HTML) joined up."""
+    text = re.sub(r"(?<!\n)(?<!\|)\n(?!\n)(?![^\n]*\|)", " ", passage)
+    return [s.strip() for s in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n", text) if s.strip()]
 
 
 def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ignore: frozenset[str] = frozenset()) -> str | None:
@@ -301,6 +324,9 @@ def source_sentences(answer: str, contexts: Sequence[str], terms: Callable[[str]
 # Relatedness: (question, sentences) -> the highest cosine between the question and one of the sentences in
 # the KB's embedding model, or None where the model cannot read the question (Chinese, English-only model).
 Relatedness = Callable[[str, Sequence[str]], "float | None"]
+# SentenceScores: (question, sentences) -> how well each sentence answers the question, in a model that reads
+# both languages (multilingual-e5), or None where no model reads the question.
+SentenceScores = Callable[[str, Sequence[str]], "Sequence[float] | None"]
 
 
 class Answerer:
@@ -318,6 +344,7 @@ class Answerer:
         max_question_chars: int = 2000,
         relatedness: Relatedness | None = None,
         min_relatedness: float = 0.0,
+        sentence_scores: SentenceScores | None = None,
     ):
         self._search = search
         self._chat_model = chat_model  # a factory, so a refusal never pays for loading the LLM
@@ -332,6 +359,7 @@ class Answerer:
         self.max_question_chars = max_question_chars
         self._relatedness = relatedness
         self.min_relatedness = min_relatedness
+        self._sentence_scores = sentence_scores
 
     def ask_stream(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
                    standalone: str | None = None, query: str | None = None) -> AnswerStream:
@@ -376,10 +404,14 @@ class Answerer:
             }
             text = self._quote_if_bare(text.strip(), asked, relevant) or refusal_for(question)
             contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-            if decision.confident and not _is_refusal(text) and not self._holds_up(text, asked, contexts):
-                # Streamed as it came, but not shown as the answer when it fails a check: a near-miss ("the
-                # maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented figure.
-                text = self._quote_answering(asked, relevant) or refusal_for(question)
+            if decision.confident and not _is_refusal(text):
+                if not self._holds_up(text, asked, contexts):
+                    # Streamed as it came, but not shown as the answer when it fails a check: a near-miss ("the
+                    # maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented figure.
+                    text = self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) \
+                        or refusal_for(question)
+                else:
+                    text = self._row_asked(text, asked, relevant) or text
             if _is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
             if not is_grounded(text, asked + " " + (query or ""), contexts, self._terms):
@@ -415,8 +447,9 @@ class Answerer:
     def _checked(self, pieces: Iterator[str], question: str, asked: str, relevant: Sequence[Hit]) -> Iterator[str]:
         text = self._quote_if_bare("".join(pieces).strip(), asked, relevant)
         contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-        if text and not _is_refusal(text) and not self._holds_up(text, asked, contexts):
-            text = self._quote_answering(asked, relevant)
+        if text and not _is_refusal(text):
+            text = (self._row_asked(text, asked, relevant) or text) if self._holds_up(text, asked, contexts) \
+                else self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant)
         if not text or (not _is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes)):
             text = refusal_for(question)
         yield text
@@ -437,16 +470,43 @@ class Answerer:
         score = self._relatedness(asked, sentences) if sentences else None
         return score is None or score >= self.min_relatedness
 
+    def _row_asked(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a figure read off the wrong row of a table ("How long do we keep invoices?" -> "6 years", the row
+        of employment contracts): when no sentence giving the answer's figures holds a specific term of the
+        question, the sentence that does, with a figure in the same unit; "" when there is none, or the
+        answer's own sentence holds one."""
+        specific = self.answerability.specific_terms(sorted(set(self._terms(asked)) - self._not_content(asked)))
+        answer_units = {u for units in _units(_CITATION.sub(" ", text)).values() for u in units} - {""}
+        if not specific or not answer_units:
+            return ""
+        sentences = [(number, sentence) for number, hit in enumerate(relevant, 1)
+                     for sentence in passage_sentences(document_for_prompt(hit.chunk.text))]
+        contexts = [sentence for _, sentence in sentences]
+        if any(specific & set(self._terms(s)) for s in source_sentences(text, contexts, self._terms)):
+            return ""
+        rows = [(number, sentence) for number, sentence in sentences if specific & set(self._terms(sentence))
+                and gives_what_is_asked(sentence, asked)
+                and any(_units_agree(answer_units, units) for units in _units(sentence).values())]
+        if not rows:
+            return ""
+        scores = self._sentence_scores(asked, [sentence for _, sentence in rows]) if self._sentence_scores else None
+        ranking = scores if scores is not None else [len(specific & set(self._terms(sentence))) for _, sentence in rows]
+        number, sentence = rows[max(range(len(rows)), key=lambda i: ranking[i])]
+        return f"{sentence} [{number}]"
+
     def _not_content(self, asked: str) -> frozenset[str]:
         """Terms of the question a quote need not share: filler words, and its codes and names (the passage
         is already about them)."""
         return frozenset(self._filler | set(self._codes(asked)) | {t for name in self._names(asked) for t in self._terms(name)})
 
     def _quote_answering(self, asked: str, relevant: Sequence[Hit]) -> str:
-        """For a model that answered with a figure the passages do not give: the passage sentence that
-        holds at least QUOTE_COVERAGE of the question's content words, with its number; "" when none does.
-        A 0.5B model writes "1.1 米" over "安全通道宽度不得小于 1.2 米": the sentence is the answer it meant.
-        A near-miss (the question asks what no sentence holds) rarely has such a sentence."""
+        """For a model that answered with a figure the passages do not give, or of the wrong kind: the passage
+        sentence that answers the question, with its number; "" when none does. A 0.5B model writes "1.1 米"
+        over "安全通道宽度不得小于 1.2 米", "三年" over "维修记录保存两年": the sentence is the answer it meant.
+
+        First the sentence holding at least QUOTE_COVERAGE of the question's content words; for a question in
+        the user's own words (it shares few words with the passages), the sentence a multilingual model finds
+        closest to it among those of the kind asked (`_closest_sentence`)."""
         ignore = self._not_content(asked)
         wanted = set(self._terms(asked)) - ignore
         if not wanted:
@@ -457,7 +517,30 @@ class Answerer:
             share = len(wanted & set(self._terms(quote))) / len(wanted) if quote else 0.0
             if share > best_share:
                 best, best_share = f"{quote} [{number}]", share
-        return best if best_share >= QUOTE_COVERAGE else ""
+        return best if best_share >= QUOTE_COVERAGE else self._closest_sentence(asked, relevant)
+
+    def _closest_sentence(self, asked: str, relevant: Sequence[Hit]) -> str:
+        """The passage sentence closest in meaning to the question (`sentence_scores`; else the one sharing
+        most of its terms), among those that give what it asks for (a figure for how many or how long, money
+        for a price, a unit of the quantity asked) and share at least MIN_SPECIFIC_SHARED of its specific
+        terms. The subject the KB shares (电动自行车, 小区) does not count: a near-miss ("小区里骑行的限速")
+        shares only that with its passages, an answerable question in other words ("维修记录得留存几年" over
+        "维修记录，保存期限不少于两年") shares what it asks about. "" when no sentence qualifies."""
+        specific = self.answerability.specific_terms(sorted(set(self._terms(asked)) - self._not_content(asked)))
+        if len(specific) < MIN_SPECIFIC_SHARED:
+            return ""
+        candidates = []
+        for number, hit in enumerate(relevant, 1):
+            for sentence in passage_sentences(document_for_prompt(hit.chunk.text)):
+                shared = len(specific & set(self._terms(sentence)))
+                if shared >= MIN_SPECIFIC_SHARED and gives_what_is_asked(sentence, asked):
+                    candidates.append((number, sentence, shared))
+        if not candidates:
+            return ""
+        scores = self._sentence_scores(asked, [sentence for _, sentence, _ in candidates]) if self._sentence_scores else None
+        ranking = scores if scores is not None else [shared for _, _, shared in candidates]
+        number, sentence, _ = candidates[max(range(len(candidates)), key=lambda i: ranking[i])]
+        return f"{sentence} [{number}]"
 
     def ask(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
             standalone: str | None = None, query: str | None = None) -> Answer:

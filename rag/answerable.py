@@ -32,6 +32,8 @@ class Decision:
 
 
 UNCERTAIN_SHARE_OF_BEST = 1 / 3
+# BM25 idf of a term held by about one chunk in eight: rarer terms say what a question asks about.
+SPECIFIC_IDF = 2.0
 
 
 def _squash(text: str) -> str:
@@ -44,10 +46,12 @@ class AnswerabilityCheck:
         tokenizer: the KB's keyword tokenizer (normalisation, codes, names).
         document_mentions: (source, text) -> whether that document mentions `text` anywhere.
         known_term: term -> whether any chunk of the KB holds it.
+        idf: terms -> each one's inverse document frequency over the KB's chunks (BM25's).
     """
 
     def __init__(self, threshold: float, tokenizer: KeywordTokenizer,
-                 document_mentions: Callable[[str, str], bool], known_term: Callable[[str], bool], floor: float | None = None):
+                 document_mentions: Callable[[str, str], bool], known_term: Callable[[str], bool], floor: float | None = None,
+                 idf: Callable[[list[str]], dict[str, float]] | None = None):
         self.threshold = threshold
         # Between floor and threshold a question is uncertain: asked in words the documents do not use
         # (paraphrase), or not answerable at all. The model may answer, and its answer is kept only when
@@ -56,11 +60,19 @@ class AnswerabilityCheck:
         self._tokenizer = tokenizer
         self._document_mentions = document_mentions
         self._known_term = known_term
+        self._idf = idf
 
     @property
     def filler_terms(self) -> frozenset[str]:
         """Question and politeness words, which say nothing about what the answer must contain."""
         return self._tokenizer.filler_terms
+
+    def specific_terms(self, terms: Sequence[str]) -> set[str]:
+        """Those of `terms` that few chunks hold (idf at least SPECIFIC_IDF): what a question asks about, not
+        the subject the whole KB shares (电动自行车 in a regulation about them). None specific without idf."""
+        if self._idf is None or not terms:
+            return set()
+        return {t for t, weight in self._idf(list(terms)).items() if weight >= SPECIFIC_IDF}
 
     def codes(self, text: str) -> list[str]:
         return self._tokenizer.codes(text)

