@@ -492,7 +492,7 @@ class Answerer:
         scores = self._sentence_scores(asked, [sentence for _, sentence in rows]) if self._sentence_scores else None
         ranking = scores if scores is not None else [len(specific & set(self._terms(sentence))) for _, sentence in rows]
         number, sentence = rows[max(range(len(rows)), key=lambda i: ranking[i])]
-        return f"{sentence} [{number}]"
+        return f"{sentence.strip('| ')} [{number}]"  # a table row without its outer bars
 
     def _not_content(self, asked: str) -> frozenset[str]:
         """Terms of the question a quote need not share: filler words, and its codes and names (the passage
@@ -540,7 +540,7 @@ class Answerer:
         scores = self._sentence_scores(asked, [sentence for _, sentence, _ in candidates]) if self._sentence_scores else None
         ranking = scores if scores is not None else [shared for _, _, shared in candidates]
         number, sentence, _ = candidates[max(range(len(candidates)), key=lambda i: ranking[i])]
-        return f"{sentence} [{number}]"
+        return f"{sentence.strip('| ')} [{number}]"  # a table row without its outer bars
 
     def ask(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
             standalone: str | None = None, query: str | None = None) -> Answer:
