@@ -286,10 +286,11 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
     return True
 
 
-def passage_sentences(passage: str) -> list[str]:
-    """The passage's sentences and paragraph-separated lines (a heading), table rows ("cell | cell") each on its
-    own, lines wrapped inside a sentence (PDF, HTML) joined up."""
-    text = re.sub(r"(?<!\n)(?<!\|)\n(?!\n)(?![^\n]*\|)", " ", passage)
+def passage_sentences(passage: str, rows_apart: bool = True) -> list[str]:
+    """The passage's sentences and paragraph-separated lines (a heading), lines wrapped inside a sentence (PDF,
+    HTML) joined up; table rows ("cell | cell") each on its own, or with `rows_apart` False the table as one."""
+    joins = r"(?<!\n)(?<!\|)\n(?!\n)(?![^\n]*\|)" if rows_apart else r"(?<!\n)\n(?!\n)"
+    text = re.sub(joins, " ", passage)
     return [s.strip() for s in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n", text) if s.strip()]
 
 
@@ -308,10 +309,11 @@ def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ig
     return best
 
 
-def source_sentences(answer: str, contexts: Sequence[str], terms: Callable[[str], list[str]]) -> list[str]:
+def source_sentences(answer: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
+                     rows_apart: bool = True) -> list[str]:
     """The passage sentences an answer comes from: every one that gives one of its figures, else the one that
-    shares most of its terms."""
-    sentences = [s for c in contexts for s in passage_sentences(c)]
+    shares most of its terms (`rows_apart`: a table row counts as a sentence, else the whole table)."""
+    sentences = [s for c in contexts for s in passage_sentences(c, rows_apart)]
     figures = set(_units(_CITATION.sub(" ", answer)))
     giving = [s for s in sentences if figures & set(_units(s))] if figures else []
     if giving:
@@ -466,7 +468,9 @@ class Answerer:
         question. Judged in the KB's embedding model; an answer it cannot judge passes."""
         if self._relatedness is None or self.min_relatedness <= 0:
             return True
-        sentences = source_sentences(text, contexts, self._terms)
+        # A table is judged whole: a retention table is unrelated to a phone battery's life, while its
+        # "6 years" row alone is close enough to "how many years" (min_relatedness was measured so).
+        sentences = source_sentences(text, contexts, self._terms, rows_apart=False)
         score = self._relatedness(asked, sentences) if sentences else None
         return score is None or score >= self.min_relatedness
 
