@@ -129,7 +129,7 @@ def _units(text: str) -> dict[str, set[str]]:
 
 
 def _is_cjk(unit: str) -> bool:
-    return "\u4e00" <= unit[0] <= "\u9fff"
+    return bool(unit) and "\u4e00" <= unit[0] <= "\u9fff"
 
 
 # A Chinese unit or measure word (its first character) and the Latin units it translates, so that an
@@ -490,7 +490,7 @@ class Answerer:
             return ""
         rows = [(number, sentence) for number, sentence in sentences if specific & set(self._terms(sentence))
                 and gives_what_is_asked(sentence, asked)
-                and any(_units_agree(answer_units, units) for units in _units(sentence).values())]
+                and any(_units_agree(answer_units, units - {""}) for units in _units(sentence).values())]
         if not rows:
             return ""
         scores = self._sentence_scores(asked, [sentence for _, sentence in rows]) if self._sentence_scores else None
