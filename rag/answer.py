@@ -484,23 +484,29 @@ class Answerer:
         of employment contracts): when no sentence giving the answer's figures holds a specific term of the
         question, the sentence that does, with a figure in the same unit; "" when there is none, or the
         answer's own sentence holds one."""
-        specific = self.answerability.specific_terms(sorted(set(self._terms(asked)) - self._not_content(asked)))
+        specific = self._specific_terms(asked)
         answer_units = {u for units in _units(_CITATION.sub(" ", text)).values() for u in units} - {""}
         if not specific or not answer_units:
             return ""
-        sentences = [(number, sentence) for number, hit in enumerate(relevant, 1)
-                     for sentence in passage_sentences(document_for_prompt(hit.chunk.text))]
-        contexts = [sentence for _, sentence in sentences]
-        if any(specific & set(self._terms(s)) for s in source_sentences(text, contexts, self._terms)):
+        sentences = _numbered_sentences(relevant)
+        if any(specific & set(self._terms(s)) for s in source_sentences(text, [s for _, s in sentences], self._terms)):
             return ""
-        rows = [(number, sentence) for number, sentence in sentences if specific & set(self._terms(sentence))
-                and gives_what_is_asked(sentence, asked)
-                and any(_units_agree(answer_units, units - {""}) for units in _units(sentence).values())]
-        if not rows:
+        return self._closest(asked, [
+            (number, sentence, len(specific & set(self._terms(sentence)))) for number, sentence in sentences
+            if specific & set(self._terms(sentence)) and gives_what_is_asked(sentence, asked)
+            and any(_units_agree(answer_units, units - {""}) for units in _units(sentence).values())])
+
+    def _specific_terms(self, asked: str) -> set[str]:
+        return self.answerability.specific_terms(sorted(set(self._terms(asked)) - self._not_content(asked)))
+
+    def _closest(self, asked: str, candidates: Sequence[tuple[int, str, int]]) -> str:
+        """Of (passage number, sentence, specific terms shared) candidates, the sentence closest in meaning to
+        the question (`sentence_scores`; else the one sharing most terms), with its number; "" for none."""
+        if not candidates:
             return ""
-        scores = self._sentence_scores(asked, [sentence for _, sentence in rows]) if self._sentence_scores else None
-        ranking = scores if scores is not None else [len(specific & set(self._terms(sentence))) for _, sentence in rows]
-        number, sentence = rows[max(range(len(rows)), key=lambda i: ranking[i])]
+        scores = self._sentence_scores(asked, [sentence for _, sentence, _ in candidates]) if self._sentence_scores else None
+        ranking = scores if scores is not None else [shared for _, _, shared in candidates]
+        number, sentence, _ = candidates[max(range(len(candidates)), key=lambda i: ranking[i])]
         return f"{sentence.strip('| ')} [{number}]"  # a table row without its outer bars
 
     def _not_content(self, asked: str) -> frozenset[str]:
@@ -535,25 +541,25 @@ class Answerer:
         terms. The subject the KB shares (电动自行车, 小区) does not count: a near-miss ("小区里骑行的限速")
         shares only that with its passages, an answerable question in other words ("维修记录得留存几年" over
         "维修记录，保存期限不少于两年") shares what it asks about. "" when no sentence qualifies."""
-        specific = self.answerability.specific_terms(sorted(set(self._terms(asked)) - self._not_content(asked)))
+        specific = self._specific_terms(asked)
         if len(specific) < MIN_SPECIFIC_SHARED:
             return ""
         candidates = []
-        for number, hit in enumerate(relevant, 1):
-            for sentence in passage_sentences(document_for_prompt(hit.chunk.text)):
-                shared = len(outermost_terms(specific & set(self._terms(sentence))))
-                if shared >= MIN_SPECIFIC_SHARED and gives_what_is_asked(sentence, asked):
-                    candidates.append((number, sentence, shared))
-        if not candidates:
-            return ""
-        scores = self._sentence_scores(asked, [sentence for _, sentence, _ in candidates]) if self._sentence_scores else None
-        ranking = scores if scores is not None else [shared for _, _, shared in candidates]
-        number, sentence, _ = candidates[max(range(len(candidates)), key=lambda i: ranking[i])]
-        return f"{sentence.strip('| ')} [{number}]"  # a table row without its outer bars
+        for number, sentence in _numbered_sentences(relevant):
+            shared = len(outermost_terms(specific & set(self._terms(sentence))))
+            if shared >= MIN_SPECIFIC_SHARED and gives_what_is_asked(sentence, asked):
+                candidates.append((number, sentence, shared))
+        return self._closest(asked, candidates)
 
     def ask(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
             standalone: str | None = None, query: str | None = None) -> Answer:
         return self.ask_stream(question, k, history, standalone, query).collect()
+
+
+def _numbered_sentences(relevant: Sequence[Hit]) -> list[tuple[int, str]]:
+    """Each sentence of the passages as the model saw them, with the passage's [n]."""
+    return [(number, sentence) for number, hit in enumerate(relevant, 1)
+            for sentence in passage_sentences(document_for_prompt(hit.chunk.text))]
 
 
 def is_grounded(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]]) -> bool:
