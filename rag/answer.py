@@ -546,8 +546,11 @@ class Answerer:
             return ""
         candidates = []
         for number, sentence in _numbered_sentences(relevant):
-            shared = len(outermost_terms(specific & set(self._terms(sentence))))
-            if shared >= MIN_SPECIFIC_SHARED and gives_what_is_asked(sentence, asked):
+            sentence_terms = set(self._terms(sentence))
+            shared = len(outermost_terms(specific & sentence_terms))
+            # A heading ("## Warranty coverage") names a subject; it answers nothing.
+            if shared >= MIN_SPECIFIC_SHARED and len(sentence_terms) > shared + 1 and not sentence.startswith("#") \
+                    and gives_what_is_asked(sentence, asked):
                 candidates.append((number, sentence, shared))
         return self._closest(asked, candidates)
 
