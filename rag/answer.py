@@ -158,8 +158,10 @@ def _units_agree(answer_units: set[str], passage_units: set[str]) -> bool:
 
 
 # A question that asks what something costs is answered by an amount of money, not by the nearest figure.
+# A fine is money too ("What fine does an employee pay…"), not fine dust or a fine mesh.
 _ASKS_PRICE = re.compile(r"\b(?:prices?|priced|costs?|fees?|charges?)\b|how much (?:do|does|is|are|will)\b.*\b(?:pay|charge|cost)"
-                         r"|价格|价钱|多少钱|售价|报价|费用|单价|收费", re.IGNORECASE)
+                         r"|\b(?:what|which|how (?:much|large|high|big)|pay|paid|impose[sd]?|face[sd]?)\s+(?:\w+\s+)?fines?\b(?!\s*(?:dust|mesh|grain|particles?|sand|powder|print|tun))"
+                         r"|价格|价钱|多少钱|售价|报价|费用|单价|收费|罚(?:款|金)?(?:是)?多少", re.IGNORECASE)
 _MONEY = re.compile(r"[$€£¥￥]|\b(?:USD|EUR|RMB|CNY|GBP|JPY|dollars?|euros?|yuan|free of charge)\b|元|美元|欧元|免费",
                     re.IGNORECASE)
 # A Chinese question about how long or how often is answered by a span of time (8 小时, 每季度, 一个班次),
@@ -169,7 +171,7 @@ _TIME = re.compile(r"[年月周天日时分秒]|季度|星期|班|\b(?:h|hrs?|mi
 # A question that asks for an amount of a physical quantity (its rated power, how heavy it is) is answered
 # with a unit of that quantity: "10.24 kWh" (an energy) is no answer to "额定功率是多少". Only questions that
 # ask for an amount: "where is the temperature sensor?" is answered by a place.
-_ASKS_AMOUNT = r"(?:多少|多[大高低重沉]|几|范围|上限|下限|最[高低大小]|\bhow (?:much|many|high|low)\b|\bwhat(?:'s| is| are)\b|\b(?:max(?:imum)?|min(?:imum)?|rated|nominal)\b)"
+_ASKS_AMOUNT = r"(?:多少|多[大高低重沉远]|几|范围|上限|下限|最[高低大小]|\bhow (?:much|many|high|low)\b|\bwhat(?:'s| is| are)\b|\b(?:max(?:imum)?|min(?:imum)?|rated|nominal)\b)"
 
 
 def _asks_for(quantity: str) -> re.Pattern[str]:
@@ -189,6 +191,9 @@ _PHYSICAL_KINDS = (
     (_asks_for(r"温度|(?:多少|几)度(?!电)|\btemperature\b|\bhow (?:hot|cold)\b"),
      re.compile(r"[℃°]|\bdegrees?\b|度|零下|\d\s*[CF]\b")),
     (_asks_for(r"压力|压强|\bpressure\b"), re.compile(r"\d\s*(?:[kKM]?Pa|m?bar|psi)(?![a-zA-Z])|帕", re.IGNORECASE)),
+    # distance: "the driving range of an electric car" is not "120-550 V"
+    (_asks_for(r"续航|里程|多远|\bhow far\b|\b(?:driving|cruising|travel) range\b|\bdistance\b"),
+     re.compile(r"\d\s*(?:[kcm]?m|miles?|ft|feet|inch(?:es)?)(?![a-zA-Z²³])|公里|千米|厘米|毫米|米|英里", re.IGNORECASE)),
 )
 # What a question asks for, and what its answer must then hold.
 _ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), *_PHYSICAL_KINDS)

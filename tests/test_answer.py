@@ -132,6 +132,8 @@ def test_prompt_fits_the_window_dropping_history_first_then_documents(sample_kb)
         ("It weighs 98 kg [1].", "How heavy is the ES-10 cabinet?", True),
         ("-20 ℃", "What is the lowest temperature at which the cabinet may discharge?", True),
         ("It stores 10.24 kWh [1].", "What is the lowest temperature at which the cabinet may discharge?", False),
+        ("The typical driving range is 120-550 V [2].", "What is the typical driving range of an electric car?", False),
+        ("The employee must tell the DPO immediately [1].", "What fine does an employee pay for destroying records too early?", False),
     ],
 )
 def test_support_check_catches_borrowed_numbers_and_sibling_products(answer, question, supported):
@@ -233,6 +235,27 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
     assert not unchecked.ask(off_topic).refused  # the relatedness check is what withdrew it
     paraphrase = kb.ask("How long is the yearly refresher course on safety for the people in production?")
     assert not paraphrase.refused and "4 hours" in paraphrase.text
+
+
+@pytest.mark.parametrize(
+    "answer, question, of_the_kind",
+    [
+        ("120-550 V", "What is the typical driving range of an electric car?", False),
+        ("about 400 km", "What is the typical driving range of an electric car?", True),
+        ("30 cm [1]", "柜子后背要跟墙隔开多远？", True),
+        ("10.24 kWh [1]", "柜子后背要跟墙隔开多远？", False),
+        ("Tell the DPO.", "What fine does an employee pay for destroying records too early?", False),
+        ("A fine of EUR 500.", "What fine does an employee pay for destroying records too early?", True),
+        ("200 mesh", "How fine must the filter mesh be?", True),  # fine as in fine mesh: no money asked
+        ("处二百元以上一千元以下罚款", "私拉电线充电要罚多少？", True),
+        ("11 A", "What is the maximum DC input current of the SW-5K?", True),
+        ("600 V", "What is the maximum DC input current of the SW-5K?", False),
+    ],
+)
+def test_the_answer_is_of_the_kind_asked(answer, question, of_the_kind):
+    from rag.answer import kind_answered
+
+    assert kind_answered(answer, question) is of_the_kind
 
 
 @pytest.mark.parametrize(
