@@ -195,8 +195,12 @@ _PHYSICAL_KINDS = (
     (_asks_for(r"续航|里程|多远|\bhow far\b|\b(?:driving|cruising|travel) range\b|\bdistance\b"),
      re.compile(r"\d\s*(?:[kcm]?m|miles?|ft|feet|inch(?:es)?)(?![a-zA-Z²³])|公里|千米|厘米|毫米|米|英里", re.IGNORECASE)),
 )
+# A question about a colour is answered by one: "What colour is the SW-5K housing?" is not the manual's title.
+_ASKS_COLOUR = re.compile(r"\bwhat colou?rs?\b|\bcolou?rs? (?:is|are|of)\b|\bwhich colou?r\b|颜色|什么色", re.IGNORECASE)
+_COLOUR = re.compile(r"\b(?:red|green|blue|black|white|gr[ae]y|yellow|orange|brown|silver|beige|purple|violet|pink|gold|golden"
+                     r"|ivory|cream|navy|teal|transparent|clear|RAL\s*\d{4})\b|[红绿蓝黑白灰黄橙棕银紫粉金]色?|透明", re.IGNORECASE)
 # What a question asks for, and what its answer must then hold.
-_ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), *_PHYSICAL_KINDS)
+_ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), (_ASKS_COLOUR, _COLOUR), *_PHYSICAL_KINDS)
 
 
 def kind_answered(answer: str, question: str) -> bool:

@@ -250,6 +250,10 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("处二百元以上一千元以下罚款", "私拉电线充电要罚多少？", True),
         ("11 A", "What is the maximum DC input current of the SW-5K?", True),
         ("600 V", "What is the maximum DC input current of the SW-5K?", False),
+        ("SunWave SW-5K Grid-Tie Inverter — Installation and Operation Guide [1]", "What colour is the SW-5K housing?", False),
+        ("The housing is RAL 7035 light grey [1].", "What colour is the SW-5K housing?", True),
+        ("绿色 [2]", "待机时指示灯是什么颜色？", True),
+        ("Something is wrong.", "What does a flashing red light mean?", True),  # names a colour, asks no colour
     ],
 )
 def test_the_answer_is_of_the_kind_asked(answer, question, of_the_kind):
