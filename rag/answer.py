@@ -18,6 +18,9 @@ _CITATION = re.compile(r"\[(\d{1,3})\]")
 # prompt writes it: "[1] (manual.html, page 3)".
 _ECHOED_HEADER = re.compile(r"\s*\[(\d{1,3})\]\s*\(([^()\n]{1,200})\)\s*(?:\n|$)")
 SNIPPET_CHARS = 240
+# A line longer than this is no table row or list item of its own (a code's line stands in whole).
+CODE_LINE_CHARS = 300
+_CJK_CHARS = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 # Share of a question's content words a passage sentence must hold to stand in for an answer whose figure
 # the passages do not give (Answerer._quote_answering).
 QUOTE_COVERAGE = 0.75
@@ -420,14 +423,16 @@ class Answerer:
             }
             text = self._quote_if_bare(text.strip(), asked, relevant) or refusal_for(question)
             contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-            if decision.confident and not _is_refusal(text):
-                if not self._holds_up(text, asked, contexts):
+            if decision.confident:
+                if _is_refusal(text):
+                    text = self._code_line(asked, relevant) or text
+                elif not self._holds_up(text, asked, contexts):
                     # Streamed as it came, but not shown as the answer when it fails a check: a near-miss ("the
                     # maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented figure.
                     text = self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) \
-                        or refusal_for(question)
+                        or self._code_line(asked, relevant) or refusal_for(question)
                 else:
-                    text = self._row_asked(text, asked, relevant) or text
+                    text = self._row_asked(text, asked, relevant) or self._sibling_corrected(text, asked, relevant)
             if _is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
             if not is_grounded(text, asked + " " + (query or ""), contexts, self._terms):
@@ -463,9 +468,13 @@ class Answerer:
     def _checked(self, pieces: Iterator[str], question: str, asked: str, relevant: Sequence[Hit]) -> Iterator[str]:
         text = self._quote_if_bare("".join(pieces).strip(), asked, relevant)
         contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-        if text and not _is_refusal(text):
-            text = (self._row_asked(text, asked, relevant) or text) if self._holds_up(text, asked, contexts) \
-                else self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant)
+        if not text or _is_refusal(text):
+            text = self._code_line(asked, relevant) or text
+        elif self._holds_up(text, asked, contexts):
+            text = self._row_asked(text, asked, relevant) or self._sibling_corrected(text, asked, relevant)
+        else:
+            text = self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) \
+                or self._code_line(asked, relevant)
         if not text or (not _is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes)):
             text = refusal_for(question)
         yield text
@@ -504,6 +513,46 @@ class Answerer:
             (number, sentence, len(specific & set(self._terms(sentence)))) for number, sentence in sentences
             if specific & set(self._terms(sentence)) and gives_what_is_asked(sentence, asked)
             and any(_units_agree(answer_units, units - {""}) for units in _units(sentence).values())])
+
+    def _codes_in(self, text: str) -> list[str]:
+        # Codes written against Chinese text ("跳出E03，") are codes too.
+        return self._codes(_CJK_CHARS.sub(" ", text))
+
+    def _code_line(self, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a question about one code (a fault code, a part number) that a single line of the passages
+        explains ("F12 — insulation fault: … check the PV cables for moisture"): that line, or where the line
+        lists its siblings too (E01 … E02 … E03 …), the sentence naming the code alone; "" when the code is
+        named in more lines than one, or in many chunks of the KB (a product the whole manual is about)."""
+        codes = self._codes_in(asked)
+        if len(codes) != 1 or not self.answerability.specific_terms(codes):
+            return ""  # none, several, or a code most of the KB names (the product a manual is about)
+        code = codes[0]
+
+        def names_it_alone(text: str) -> bool:
+            found = self._codes_in(text)
+            return code in found and not any(c != code and code_family(c) == code_family(code) for c in found)
+
+        lines = [(number, line.strip()) for number, hit in enumerate(relevant, 1)
+                 for line in document_for_prompt(hit.chunk.text).split("\n") if len(line.strip()) <= CODE_LINE_CHARS]
+        naming = [(number, line) for number, line in lines if names_it_alone(line)] \
+            or [(number, sentence) for number, sentence in _numbered_sentences(relevant) if names_it_alone(sentence)]
+        if len({line for _, line in naming}) != 1:
+            return ""
+        number, line = naming[0]
+        if line.startswith("#") or len(set(self._terms(line))) < 4:
+            return ""  # a heading, or the code alone
+        return f"{line.strip('| ')} [{number}]"
+
+    def _sibling_corrected(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """An answer read off a sibling's line (E02's "请尽快对电池充电" to a question about E03) becomes the
+        line of the code asked about; any other answer stays as it is."""
+        codes = self._codes_in(asked)
+        contexts = [sentence for _, sentence in _numbered_sentences(relevant)]
+        sources = source_sentences(text, contexts, self._terms)
+        named = {c for s in sources for c in self._codes_in(s)}
+        if len(codes) != 1 or codes[0] in named or not any(code_family(c) == code_family(codes[0]) for c in named):
+            return text
+        return self._code_line(asked, relevant) or text
 
     def _specific_terms(self, asked: str) -> set[str]:
         return self.answerability.specific_terms(sorted(set(self._terms(asked)) - self._not_content(asked)))

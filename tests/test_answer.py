@@ -335,3 +335,22 @@ def test_a_word_and_its_part_are_one_shared_term():
 
     assert outermost_terms({"隔膜泵", "隔膜"}) == {"隔膜泵"}
     assert outermost_terms({"维修", "记录"}) == {"维修", "记录"}
+
+
+def test_a_question_about_one_code_gets_the_line_that_explains_it(make_kb, sample_copy):
+    docs = sample_copy  # other chunks, so that a fault code is rare in the KB (the products are not)
+    (docs / "faults.md").write_text(
+        "# ES-10 使用说明书\n\n## 故障代码\n\n"
+        "E01：单体电压过高，请检查充电设置是否超过上限。E02：单体电压过低，请尽快对电池充电。"
+        "E03：电池温度过高，请检查通风情况，待温度降到45 ℃以下后系统自动恢复。\n\n"
+        "## Fault codes\n\n- F11 — grid fault: the grid voltage is outside the permitted range; wait for the grid.\n"
+        "- F12 — insulation fault: the resistance to earth is below 1 MΩ. Check the PV cables for moisture.\n",
+        encoding="utf-8")
+    refusing = make_kb(chat_model=EchoChatModel(REFUSAL_EN))  # the model's own "not in the documents"
+    refusing.ingest([docs])
+    answer = refusing.ask("My inverter shows F12. What should I look at?")
+    assert not answer.refused and "moisture" in answer.text and "F11" not in answer.text
+    sibling = make_kb(chat_model=EchoChatModel("请尽快对电池充电。"))  # E02's remedy, to a question about E03
+    sibling.ingest([docs])
+    corrected = sibling.ask("屏幕上跳出E03，我该怎么处理？")
+    assert "通风" in corrected.text and "尽快对电池充电" not in corrected.text
