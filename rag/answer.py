@@ -424,15 +424,9 @@ class Answerer:
             text = self._quote_if_bare(text.strip(), asked, relevant) or refusal_for(question)
             contexts = [document_for_prompt(h.chunk.text) for h in relevant]
             if decision.confident:
-                if _is_refusal(text):
-                    text = self._code_line(asked, relevant) or text
-                elif not self._holds_up(text, asked, contexts):
-                    # Streamed as it came, but not shown as the answer when it fails a check: a near-miss ("the
-                    # maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented figure.
-                    text = self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) \
-                        or self._code_line(asked, relevant) or refusal_for(question)
-                else:
-                    text = self._row_asked(text, asked, relevant) or self._sibling_corrected(text, asked, relevant)
+                # Streamed as it came, but not shown as the answer when it fails a check: a near-miss ("the
+                # maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented figure.
+                text = self._corrected(text, asked, relevant, contexts) or refusal_for(question)
             if _is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
             if not is_grounded(text, asked + " " + (query or ""), contexts, self._terms):
@@ -468,16 +462,21 @@ class Answerer:
     def _checked(self, pieces: Iterator[str], question: str, asked: str, relevant: Sequence[Hit]) -> Iterator[str]:
         text = self._quote_if_bare("".join(pieces).strip(), asked, relevant)
         contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-        if not text or _is_refusal(text):
-            text = self._code_line(asked, relevant) or text
-        elif self._holds_up(text, asked, contexts):
-            text = self._row_asked(text, asked, relevant) or self._sibling_corrected(text, asked, relevant)
-        else:
-            text = self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) \
-                or self._code_line(asked, relevant)
+        text = self._corrected(text, asked, relevant, contexts)
         if not text or (not _is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes)):
             text = refusal_for(question)
         yield text
+
+    def _corrected(self, text: str, asked: str, relevant: Sequence[Hit], contexts: Sequence[str]) -> str:
+        """What to show for the model's reply, in both bands: for its own refusal, the line of the one code
+        asked about; for an answer that holds up, the row or code line asked about where it read another;
+        for one that fails a check, the passage sentence that answers. "" for a failed answer nothing
+        stands in for."""
+        if not text or _is_refusal(text):
+            return self._code_line(asked, relevant) or text
+        if self._holds_up(text, asked, contexts):
+            return self._row_asked(text, asked, relevant) or self._sibling_corrected(text, asked, relevant)
+        return self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant)
 
     def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
