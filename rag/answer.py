@@ -518,8 +518,8 @@ class Answerer:
         return self._codes(_CJK_CHARS.sub(" ", text))
 
     def _code_line(self, asked: str, relevant: Sequence[Hit]) -> str:
-        """For a question about one code (a fault code, a part number) that a single line of the passages
-        explains ("F12 — insulation fault: … check the PV cables for moisture"): that line, or where the line
+        """For a question about one code (a fault code, a part number) that a single line of the passages opens
+        with and explains ("F12 — insulation fault: … check the PV cables for moisture"): that line, or where the line
         lists its siblings too (E01 … E02 … E03 …), the sentence naming the code alone; "" when the code is
         named in more lines than one, or in many chunks of the KB (a product the whole manual is about)."""
         codes = self._codes_in(asked)
@@ -531,10 +531,16 @@ class Answerer:
             found = self._codes_in(text)
             return code in found and not any(c != code and code_family(c) == code_family(code) for c in found)
 
+        def explains_it(text: str) -> bool:
+            # The code opens it, as in a fault list or a table ("F12 — …", "E03：…", "| E03 | …"); a title
+            # that names the product ("SunWave SW-5K Grid-Tie Inverter — Guide") explains nothing.
+            opening = re.sub(r"^[\s|*•·\-]+", "", text)[: len(code) + 2]
+            return names_it_alone(text) and code in self._codes_in(opening)
+
         lines = [(number, line.strip()) for number, hit in enumerate(relevant, 1)
                  for line in document_for_prompt(hit.chunk.text).split("\n") if len(line.strip()) <= CODE_LINE_CHARS]
-        naming = [(number, line) for number, line in lines if names_it_alone(line)] \
-            or [(number, sentence) for number, sentence in _numbered_sentences(relevant) if names_it_alone(sentence)]
+        naming = [(number, line) for number, line in lines if explains_it(line)] \
+            or [(number, sentence) for number, sentence in _numbered_sentences(relevant) if explains_it(sentence)]
         if len({line for _, line in naming}) != 1:
             return ""
         number, line = naming[0]
