@@ -544,8 +544,8 @@ class Answerer:
         if len({line for _, line in naming}) != 1:
             return ""
         number, line = naming[0]
-        if line.startswith("#") or len(set(self._terms(line))) < 4:
-            return ""  # a heading, or the code alone
+        if line.startswith("#") or len(set(self._terms(line))) < 4 or not gives_what_is_asked(line, asked):
+            return ""  # a heading, the code alone, or not what is asked (a price, a figure)
         return f"{line.strip('| ')} [{number}]"
 
     def _sibling_corrected(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:

@@ -354,3 +354,13 @@ def test_a_question_about_one_code_gets_the_line_that_explains_it(make_kb, sampl
     sibling.ingest([docs])
     corrected = sibling.ask("屏幕上跳出E03，我该怎么处理？")
     assert "通风" in corrected.text and "尽快对电池充电" not in corrected.text
+
+
+def test_a_code_line_is_no_answer_to_what_it_does_not_give(make_kb, sample_copy):
+    (sample_copy / "parts.md").write_text(
+        "# Spare parts\n\n| Part | Description |\n|---|---|\n| KT-7731 | shaft seal kit for the QF-200, PTFE lips |\n",
+        encoding="utf-8")
+    kb = make_kb(chat_model=EchoChatModel(REFUSAL_EN))
+    kb.ingest([sample_copy])
+    assert "shaft seal kit" in kb.ask("What is the KT-7731?").text
+    assert kb.ask("How much does a KT-7731 cost?").refused  # the row gives no price
