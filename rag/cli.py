@@ -172,7 +172,8 @@ def _print_answer(answer_stream) -> Any:
     elif answer.refused:
         click.echo("\n(withdrawn: the documents do not support the answer above)\n" + answer.text)
     else:
-        click.echo("\n" + answer.text)  # a bare citation or a mis-copied figure, replaced by the passage sentence
+        # A bare citation, a mis-copied figure or a figure from the wrong row, replaced by the passage's words.
+        click.echo("\n(in the documents' words:)\n" + answer.text)
     if not answer.grounded:
         click.echo("\n(This answer shares nothing with the documents or the question, so no source is shown for it.)")
     return answer

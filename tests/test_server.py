@@ -171,3 +171,15 @@ def test_client_disconnect_stops_generation(tmp_path, minilm):
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
+
+
+def test_streamed_text_that_a_check_replaced_comes_with_the_answer(server):
+    base, _ = server
+    # A confident question the echo model answers from an unrelated sentence (15 g of grease for a bolt
+    # torque): what streamed is not the answer, and the last chunk carries the one to show.
+    stream = client(base).chat.completions.create(
+        model="handbook", stream=True, messages=[{"role": "user", "content": "What torque do the QF-200 casing bolts need?"}])
+    chunks = list(stream)
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    last = chunks[-1].model_extra
+    assert streamed.startswith("Apply 15 g") and "85 N.m" in last["answer"] and last["refused"] is False

@@ -186,9 +186,12 @@ async def _events(answer_stream, completion_id: str, created: int, model: str, h
             shown += piece
             yield chunk({"content": piece})
         answer = answer_stream.answer
-        tail = answer.text[len(shown.strip()):] if answer.text.startswith(shown.strip()) else ""
+        kept = answer.text.startswith(shown.strip())
+        tail = answer.text[len(shown.strip()):] if kept else ""
+        # What was streamed is not the answer when a check withdrew or replaced it: the last chunk says so.
+        replaced = {} if kept else {"answer": answer.text}
         yield chunk({"content": tail} if tail else {}, "stop", sources=[s.model_dump() for s in _sources(answer)],
-                    refused=answer.refused, standalone_question=answer.standalone_question)
+                    refused=answer.refused, standalone_question=answer.standalone_question, **replaced)
         yield "data: [DONE]\n\n"
     finally:
         answer_stream.close()
