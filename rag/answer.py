@@ -508,10 +508,13 @@ class Answerer:
         sentences = _numbered_sentences(relevant)
         if any(specific & set(self._terms(s)) for s in source_sentences(text, [s for _, s in sentences], self._terms)):
             return ""
-        return self._closest(asked, [
-            (number, sentence, len(specific & set(self._terms(sentence)))) for number, sentence in sentences
-            if specific & set(self._terms(sentence)) and gives_what_is_asked(sentence, asked)
-            and any(_units_agree(answer_units, units - {""}) for units in _units(sentence).values())])
+        candidates = []
+        for number, sentence in sentences:
+            shared = len(specific & set(self._terms(sentence)))
+            if shared and gives_what_is_asked(sentence, asked) \
+                    and any(_units_agree(answer_units, units - {""}) for units in _units(sentence).values()):
+                candidates.append((number, sentence, shared))
+        return self._closest(asked, candidates)
 
     def _codes_in(self, text: str) -> list[str]:
         # Codes written against Chinese text ("跳出E03，") are codes too.
@@ -546,16 +549,17 @@ class Answerer:
         number, line = naming[0]
         if line.startswith("#") or len(set(self._terms(line))) < 4 or not gives_what_is_asked(line, asked):
             return ""  # a heading, the code alone, or not what is asked (a price, a figure)
-        return f"{line.strip('| ')} [{number}]"
+        return _quoted(line, number)
 
     def _sibling_corrected(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
         """An answer read off a sibling's line (E02's "请尽快对电池充电" to a question about E03) becomes the
         line of the code asked about; any other answer stays as it is."""
         codes = self._codes_in(asked)
+        if len(codes) != 1:
+            return text  # most questions: nothing more to look at
         contexts = [sentence for _, sentence in _numbered_sentences(relevant)]
-        sources = source_sentences(text, contexts, self._terms)
-        named = {c for s in sources for c in self._codes_in(s)}
-        if len(codes) != 1 or codes[0] in named or not any(code_family(c) == code_family(codes[0]) for c in named):
+        named = {c for s in source_sentences(text, contexts, self._terms) for c in self._codes_in(s)}
+        if codes[0] in named or not any(code_family(c) == code_family(codes[0]) for c in named):
             return text
         return self._code_line(asked, relevant) or text
 
@@ -570,7 +574,7 @@ class Answerer:
         scores = self._sentence_scores(asked, [sentence for _, sentence, _ in candidates]) if self._sentence_scores else None
         ranking = scores if scores is not None else [shared for _, _, shared in candidates]
         number, sentence, _ = candidates[max(range(len(candidates)), key=lambda i: ranking[i])]
-        return f"{sentence.strip('| ')} [{number}]"  # a table row without its outer bars
+        return _quoted(sentence, number)
 
     def _not_content(self, asked: str) -> frozenset[str]:
         """Terms of the question a quote need not share: filler words, and its codes and names (the passage
@@ -620,6 +624,11 @@ class Answerer:
     def ask(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
             standalone: str | None = None, query: str | None = None) -> Answer:
         return self.ask_stream(question, k, history, standalone, query).collect()
+
+
+def _quoted(sentence: str, number: int) -> str:
+    """A passage sentence standing in for an answer, cited; a table row without its outer bars."""
+    return f"{sentence.strip('| ')} [{number}]"
 
 
 def _numbered_sentences(relevant: Sequence[Hit]) -> list[tuple[int, str]]:
