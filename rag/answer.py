@@ -171,6 +171,12 @@ _MONEY = re.compile(r"[$€£¥￥]|\b(?:USD|EUR|RMB|CNY|GBP|JPY|dollars?|euros?
 # not by the nearest figure ("15~25 ℃", "10米" were answers to such questions).
 _ASKS_DURATION_ZH = re.compile(r"多久|多长时间|多少(?:天|年|个月|小时|分钟|秒)|几(?:年|个月|天|周|小时|分钟)")
 _TIME = re.compile(r"[年月周天日时分秒]|季度|星期|班|\b(?:h|hrs?|min|minutes?|hours?|days?|weeks?|months?|years?|s)\b", re.IGNORECASE)
+# The English questions that can only ask for a span or a frequency ("For how long is the inverter covered?"
+# is not answered by "50 cm of free space"); a plain "how long" may ask for a length.
+_ASKS_DURATION_EN = re.compile(r"\bfor how (?:long|many (?:years|months|weeks|days|hours))\b|\bhow (?:often|frequently|soon|quickly)\b",
+                               re.IGNORECASE)
+_TIME_EN = re.compile(rf"{_TIME.pattern}|\b(?:daily|weekly|monthly|quarterly|annually|yearly|every|once|twice|immediately|at once"
+                      r"|before|after|until|whenever|shift|season)\b", re.IGNORECASE)
 # A question that asks for an amount of a physical quantity (its rated power, how heavy it is) is answered
 # with a unit of that quantity: "10.24 kWh" (an energy) is no answer to "额定功率是多少". Only questions that
 # ask for an amount: "where is the temperature sensor?" is answered by a place.
@@ -203,7 +209,8 @@ _ASKS_COLOUR = re.compile(r"\bwhat colou?rs?\b|\bcolou?rs? (?:is|are|of)\b|\bwhi
 _COLOUR = re.compile(r"\b(?:red|green|blue|black|white|gr[ae]y|yellow|orange|brown|silver|beige|purple|violet|pink|gold|golden"
                      r"|ivory|cream|navy|teal|transparent|clear|RAL\s*\d{4})\b|[红绿蓝黑白灰黄橙棕银紫粉金]色?|透明", re.IGNORECASE)
 # What a question asks for, and what its answer must then hold.
-_ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), (_ASKS_COLOUR, _COLOUR), *_PHYSICAL_KINDS)
+_ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), (_ASKS_DURATION_EN, _TIME_EN), (_ASKS_COLOUR, _COLOUR),
+                 *_PHYSICAL_KINDS)
 
 
 def kind_answered(answer: str, question: str) -> bool:
@@ -221,6 +228,19 @@ _TIME_WORD = re.compile(r"[年月周天日时分秒]|季度|星期|\b(?:daily|we
                         re.IGNORECASE)
 # Specific question terms (AnswerabilityCheck.specific_terms) a sentence must share to stand in for an answer.
 MIN_SPECIFIC_SHARED = 2
+
+# A question answered by yes or no ("电瓶车能不能推进电梯里面？", "Does the inverter have a fan inside?"), and a
+# reply that is only that: "不能" or "No" cannot be checked against the passages, the sentence it rests on can.
+_ASKS_YES_NO = re.compile(r"能不能|能否|可不可以|可否|是不是|是否|有没有|会不会|要不要|用不用|行不行|[吗么][？?]?\s*$"
+                          r"|^\s*(?:(?:and|so|but|please)\s+)?(?:can|could|may|must|should|shall|will|would|is|are|was|were|do|does|did|has|have)\b",
+                          re.IGNORECASE)
+_POLAR_REPLY = re.compile(r"^\s*(?:yes|no|not|never|不能|不可以|不可|不行|不得|不允许|禁止|不是|没有|不会|不需要|不用|不|否|可以|能|行|是|有|会|需要)"
+                          r"(?:\s*[,，.。!！;；:：]|(?=\s*\[\d)|\s*$)", re.IGNORECASE)
+# Words that say whether something is so, allowed or required: the grounds of a yes or a no.
+_POLARITY = re.compile(r"\b(?:no|not|never|none|nothing|without|only|must|shall|should|may|can|cannot|prohibited|forbidden"
+                       r"|allowed|permitted|required|do not|don't|avoid)\b|[不无没禁严须应可准许勿免非]", re.IGNORECASE)
+# A numbered or bulleted first line of a one-line reply ("1. 98 kg"): the marker is not part of the answer.
+_LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)、]|[*•])\s+(?=\S)")
 
 
 def outermost_terms(terms: set[str]) -> set[str]:
@@ -446,6 +466,8 @@ class Answerer:
         """A reply that is only citations ("[2]"), or that copies a document block from its header on
         ("[2] (manual.html)\n..."), becomes the cited passage's sentence closest to the question; "" when
         no sentence of it shares a word with the question, or the copied header is not one of the prompt's."""
+        if "\n" not in text:
+            text = _LIST_MARKER.sub("", text)
         echo = _ECHOED_HEADER.match(text)
         if echo:
             number = int(echo.group(1))
@@ -472,6 +494,10 @@ class Answerer:
         asked about; for an answer that holds up, the row or code line asked about where it read another;
         for one that fails a check, the passage sentence that answers. "" for a failed answer nothing
         stands in for."""
+        if _bare_polar(text) and _ASKS_YES_NO.search(asked):
+            grounds = self._grounds(asked, relevant)
+            if grounds:
+                return grounds
         if not text or _is_refusal(text):
             return self._code_line(asked, relevant) or text
         if self._holds_up(text, asked, contexts):
@@ -601,6 +627,19 @@ class Answerer:
                 best, best_share = f"{quote} [{number}]", share
         return best if best_share >= QUOTE_COVERAGE else self._closest_sentence(asked, relevant)
 
+    def _grounds(self, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a yes or a no to a yes-no question: the passage sentence it rests on, one that shares a specific term
+        of the question and says whether (禁止携带电动自行车…进入电梯轿厢, "Cooling | Natural convection (no
+        fan)"), closest in meaning to the question; "" when none does."""
+        specific = self._specific_terms(asked)
+        candidates = []
+        for number, sentence in _numbered_sentences(relevant):
+            sentence_terms = set(self._terms(sentence))
+            shared = len(outermost_terms(specific & sentence_terms))
+            if shared and len(sentence_terms) > shared + 1 and not sentence.startswith("#") and _POLARITY.search(sentence):
+                candidates.append((number, sentence, shared))
+        return self._closest(asked, candidates)
+
     def _closest_sentence(self, asked: str, relevant: Sequence[Hit]) -> str:
         """The passage sentence closest in meaning to the question (`sentence_scores`; else the one sharing
         most of its terms), among those that give what it asks for (a figure for how many or how long, money
@@ -624,6 +663,16 @@ class Answerer:
     def ask(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
             standalone: str | None = None, query: str | None = None) -> Answer:
         return self.ask_stream(question, k, history, standalone, query).collect()
+
+
+def _bare_polar(text: str) -> bool:
+    """A reply that is a yes or a no and nothing the passages could check: "不能", "No [1]", or "No, … The
+    knowledge base does not contain an answer to this question."""
+    polar = _POLAR_REPLY.match(text)
+    if not polar:
+        return False
+    rest = _CITATION.sub("", text[polar.end():]).strip(" .。!！")
+    return not rest or _is_refusal(rest)
 
 
 def _quoted(sentence: str, number: int) -> str:

