@@ -248,6 +248,37 @@ def outermost_terms(terms: set[str]) -> set[str]:
     return {t for t in terms if not any(t != other and t in other for other in terms)}
 
 
+def shared_places(question: str, words: set[str], pairs: set[str] = frozenset()) -> int:
+    """How many separate places of the question the shared words, then character pairs, cover. A word inside
+    another is one place with it (隔膜泵, 隔膜); pairs that overlap are one place (维修, 修记, 记录 of a 维修记录 the
+    segmenter cut differently), and a pair overlapping a shared word adds nothing. A word not found as
+    written counts as a place of its own."""
+    text = question.lower()
+
+    def spans(terms: set[str]) -> tuple[list[tuple[int, int]], int]:
+        found, unplaced = [], 0
+        for term in terms:
+            start = text.find(term.lower())
+            if start < 0:
+                unplaced += 1
+            else:
+                found.append((start, start + len(term)))
+        return found, unplaced
+
+    def merged(found: list[tuple[int, int]]) -> int:
+        places, end = 0, -1
+        for start, stop in sorted(found):
+            if start >= end:
+                places += 1
+            end = max(end, stop)
+        return places
+
+    word_spans, unplaced = spans(words)
+    pair_spans, _ = spans(pairs)
+    apart = [(a, b) for a, b in pair_spans if not any(a < stop and start < b for start, stop in word_spans)]
+    return merged(word_spans) + unplaced + merged(apart)
+
+
 def gives_what_is_asked(sentence: str, question: str) -> bool:
     """Whether a passage sentence could answer the question: of the kind asked (`kind_answered`), and with a
     figure or a time word when the question asks how many, how much or how long."""
@@ -507,7 +538,12 @@ class Answerer:
     def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
         that answers (`_quote_answering`), or the refusal."""
-        return figures_supported(text, asked, contexts) and kind_answered(text, asked) and self._related(text, asked, contexts)
+        return figures_supported(text, asked, contexts) and kind_answered(text, asked) and self._adds_to(text, asked) \
+            and self._related(text, asked, contexts)
+
+    def _adds_to(self, text: str, asked: str) -> bool:
+        """Whether the answer says more than the question: "在多高的位置作业属于高处作业。" repeats it."""
+        return bool(set(self._terms(_CITATION.sub(" ", text))) - set(self._terms(asked)) - self._filler)
 
     def _related(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
         """Whether the passage sentences the answer comes from are about the question. A small model answers
@@ -648,12 +684,16 @@ class Answerer:
         shares only that with its passages, an answerable question in other words ("维修记录得留存几年" over
         "维修记录，保存期限不少于两年") shares what it asks about. "" when no sentence qualifies."""
         specific = self._specific_terms(asked)
-        if len(specific) < MIN_SPECIFIC_SHARED:
+        # Chinese character pairs too: where the segmenter cut the question's words differently from the
+        # sentence's (批下来的那张许可能用 -> 张许 / 可能, over 动火作业许可证), a rare pair is still shared.
+        pairs = self.answerability.specific_pairs(self.answerability.character_pairs(asked))
+        if shared_places(asked, specific, pairs) < MIN_SPECIFIC_SHARED:
             return ""
         candidates = []
         for number, sentence in _numbered_sentences(relevant):
             sentence_terms = set(self._terms(sentence))
-            shared = len(outermost_terms(specific & sentence_terms))
+            shared_pairs = pairs & self.answerability.character_pairs(sentence) if pairs else set()
+            shared = shared_places(asked, specific & sentence_terms, shared_pairs)
             # A heading ("## Warranty coverage") names a subject; it answers nothing.
             if shared >= MIN_SPECIFIC_SHARED and len(sentence_terms) > shared + 1 and not sentence.startswith("#") \
                     and gives_what_is_asked(sentence, asked):

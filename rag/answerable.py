@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from rag.retrieve import Hit
-from rag.text import KeywordTokenizer, code_family
+from rag.text import GRAM_MARK, KeywordTokenizer, code_family
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,16 @@ class AnswerabilityCheck:
         if self._idf is None or not terms:
             return set()
         return {t for t, weight in self._idf(list(terms)).items() if weight >= SPECIFIC_IDF}
+
+    def character_pairs(self, text: str) -> set[str]:
+        """The Chinese character pairs of `text`, the question's filler left out, as plain strings: what a
+        Chinese question shares with a sentence where the word segmenter cut differently (那张许可能用 is cut
+        张许 / 可能, 动火作业许可证 holds 许可). Empty for text without Chinese, or a KB without pairs."""
+        return {g[len(GRAM_MARK):] for g in self._tokenizer.grams(text, self.filler_terms) if self._tokenizer.is_pair(g)}
+
+    def specific_pairs(self, pairs: set[str]) -> set[str]:
+        """Those of `pairs` that few chunks hold (`specific_terms`, over the keyword index's pair terms)."""
+        return {p[len(GRAM_MARK):] for p in self.specific_terms([GRAM_MARK + p for p in pairs])}
 
     def codes(self, text: str) -> list[str]:
         return self._tokenizer.codes(text)

@@ -420,3 +420,28 @@ def test_a_list_marker_before_a_one_line_answer_is_not_part_of_it(make_kb, sampl
     kb.ingest([sample_copy])
     answer = kb.ask("VX-40 隔膜泵的最大出口压力是多少？")
     assert not answer.refused and answer.text.startswith("0.8 MPa")
+
+
+def test_shared_places_count_a_word_cut_differently_once():
+    from rag.answer import shared_places
+
+    assert shared_places("VX-40 隔膜泵的最大出口压力", {"隔膜泵", "隔膜"}) == 1
+    assert shared_places("维修记录得留存几年", set(), {"维修", "修记", "记录"}) == 1  # one word, cut otherwise
+    assert shared_places("在多高的位置作业属于高处作业", {"位置", "作业", "属于", "高处"}, {"置作", "业属"}) == 4
+    assert shared_places("动火焊接，批下来的那张许可能用多久", {"动火"}, {"火焊", "许可"}) == 2
+
+
+def test_a_pair_the_segmenter_cut_apart_still_finds_the_sentence_asked_about(make_kb, sample_copy):
+    """那张许可能用 is segmented 张许 / 可能, so only the character pair 许可 ties the question to 动火作业许可证;
+    with 动火 that is two places of the question, and the sentence giving a span of time stands in."""
+    kb = make_kb(chat_model=EchoChatModel("10米"))
+    kb.ingest([sample_copy])
+    answer = kb.ask("如果要在车间里动火焊接，批下来的那张许可能用多长时间？")
+    assert not answer.refused and "8 小时" in answer.text
+
+
+def test_an_answer_that_only_repeats_the_question_gives_way_to_the_sentence_that_answers(make_kb, sample_copy):
+    kb = make_kb(chat_model=EchoChatModel("在多高的位置作业属于高处作业。"))
+    kb.ingest([sample_copy])
+    answer = kb.ask("在多高的位置作业属于高处作业？")
+    assert not answer.refused and "2 米" in answer.text
