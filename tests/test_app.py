@@ -49,7 +49,7 @@ def texts(at: AppTest) -> str:
 def test_chat_turn_with_sources_and_a_refusal(page_kb):
     at = run_page()
     assert "Ask a question" in texts(at)
-    ask(at, "How often must the QF-200 bearings be re-greased?")
+    ask(at, "How much grease is applied to each QF-200 bearing?")  # what the test double answers
     shown = texts(at)
     assert "Apply 15 g of grease per bearing \\[1\\]" in shown  # shown as text: Markdown characters escaped
     labels = [e.label for e in at.expander]

@@ -57,7 +57,7 @@ def test_models_lists_the_knowledge_bases(server):
 def test_chat_completion_answers_with_sources(server):
     base, _ = server
     completion = client(base).chat.completions.create(
-        model="handbook", messages=[{"role": "user", "content": "How often must the QF-200 bearings be re-greased?"}])
+        model="handbook", messages=[{"role": "user", "content": "How much grease is applied to each QF-200 bearing?"}])
     assert completion.choices[0].message.content == "Apply 15 g of grease per bearing [1]."
     extra = completion.model_extra
     assert extra["refused"] is False and extra["sources"][0]["file"] == "maintenance_procedures.pdf"
