@@ -621,9 +621,28 @@ class Answerer:
             return text  # most questions: nothing more to look at
         contexts = [sentence for _, sentence in _numbered_sentences(relevant)]
         named = {c for s in source_sentences(text, contexts, self._terms) for c in self._codes_in(s)}
-        if codes[0] in named or not any(code_family(c) == code_family(codes[0]) for c in named):
+        if codes[0] in named or not named:
             return text
+        if not any(code_family(c) == code_family(codes[0]) for c in named):
+            # Another item's line (the repair of pump D-0112, to a question about P-0207): the one sentence
+            # that names the code asked about, where it is rare in the KB.
+            return self._sentence_naming(codes[0], asked, relevant) or text
         return self._code_line(asked, relevant) or text
+
+    def _sentence_naming(self, code: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """The single passage sentence naming `code` (and no sibling of it), when few chunks name the code and
+        the sentence gives what is asked; "" otherwise."""
+        if not self.answerability.specific_terms([code]):
+            return ""
+        naming = {(number, sentence) for number, sentence in _numbered_sentences(relevant)
+                  if code in (found := self._codes_in(sentence))
+                  and not any(c != code and code_family(c) == code_family(code) for c in found)}
+        if len({sentence for _, sentence in naming}) != 1:
+            return ""
+        number, sentence = min(naming)
+        if sentence.startswith("#") or not gives_what_is_asked(sentence, asked):
+            return ""
+        return _quoted(sentence, number)
 
     def _specific_terms(self, asked: str) -> set[str]:
         return self.answerability.specific_terms(sorted(set(self._terms(asked)) - self._not_content(asked)))

@@ -445,3 +445,15 @@ def test_an_answer_that_only_repeats_the_question_gives_way_to_the_sentence_that
     kb.ingest([sample_copy])
     answer = kb.ask("在多高的位置作业属于高处作业？")
     assert not answer.refused and "2 米" in answer.text
+
+
+def test_an_answer_from_another_items_line_gives_way_to_the_line_of_the_item_asked_about(make_kb, sample_copy):
+    """The repair log names one pump per line: "更换 PTFE 隔膜" is pump D-0112's repair, the question asks about
+    P-0207, whose line stands in."""
+    kb = make_kb(chat_model=EchoChatModel("更换 PTFE 隔膜"))
+    kb.ingest([sample_copy])
+    answer = kb.ask("3月12日 2号冷却水泵 P-0207 更换了什么部件？")
+    assert not answer.refused and "更换机械密封" in answer.text and "PTFE" not in answer.text
+    kept = make_kb(chat_model=EchoChatModel("更换机械密封"))
+    kept.ingest([sample_copy])
+    assert kept.ask("3月12日 2号冷却水泵 P-0207 更换了什么部件？").text.startswith("更换机械密封")
