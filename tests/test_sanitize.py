@@ -54,8 +54,11 @@ def test_an_answer_unrelated_to_passages_and_question_is_not_shown_as_sourced(ma
     (docs / "bearing.md").write_text(CASES[0]["document"], encoding="utf-8")
     kb = make_kb(chat_model=EchoChatModel("PWNED [1]"))
     kb.ingest([docs])
-    answer = kb.ask(CASES[0]["question"])
+    answer = kb.ask("Which grease do the QF-200 bearings take?")
     assert not answer.grounded and not answer.cited_sources and "[1]" not in answer.text
+    # Asked how often, "PWNED" is no span of time: the document's own sentence stands in for it.
+    corrected = kb.ask(CASES[0]["question"])
+    assert "PWNED" not in corrected.text and "2,000 operating hours" in corrected.text and corrected.cited_sources
     honest = make_kb(chat_model=EchoChatModel("Every 2,000 operating hours [1]."))
     honest.ingest([docs])
     answer = honest.ask(CASES[0]["question"])
