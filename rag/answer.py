@@ -621,13 +621,16 @@ class Answerer:
             return text  # most questions: nothing more to look at
         contexts = [sentence for _, sentence in _numbered_sentences(relevant)]
         named = {c for s in source_sentences(text, contexts, self._terms) for c in self._codes_in(s)}
-        if codes[0] in named or not named:
+        if codes[0] in named:
             return text
-        if not any(code_family(c) == code_family(codes[0]) for c in named):
-            # Another item's line (the repair of pump D-0112, to a question about P-0207): the one sentence
-            # that names the code asked about, where it is rare in the KB.
+        if any(code_family(c) == code_family(codes[0]) for c in named):
+            return self._code_line(asked, relevant) or text
+        if any(len(code_family(c)) >= 2 for c in named):
+            # Another item's line (pump VX-40's repair, to a question about pump P-0207): the one sentence that
+            # names the code asked about, where it is rare in the KB. Product codes only (two letters or more):
+            # the "m3" of a unit (m³/h) names no item.
             return self._sentence_naming(codes[0], asked, relevant) or text
-        return self._code_line(asked, relevant) or text
+        return text
 
     def _sentence_naming(self, code: str, asked: str, relevant: Sequence[Hit]) -> str:
         """The single passage sentence naming `code` (and no sibling of it), when few chunks name the code and

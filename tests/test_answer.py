@@ -457,3 +457,6 @@ def test_an_answer_from_another_items_line_gives_way_to_the_line_of_the_item_ask
     kept = make_kb(chat_model=EchoChatModel("更换机械密封"))
     kept.ingest([sample_copy])
     assert kept.ask("3月12日 2号冷却水泵 P-0207 更换了什么部件？").text.startswith("更换机械密封")
+    head = make_kb(chat_model=EchoChatModel("45 m"))  # its line also holds "350 m³/h", whose m3 is no item's code
+    head.ingest([sample_copy])
+    assert head.ask("QF-350 的额定扬程是多少？").text.startswith("45 m")
