@@ -239,6 +239,8 @@ _POLAR_REPLY = re.compile(r"^\s*(?:yes|no|not|never|不能|不可以|不可|不�
 # Words that say whether something is so, allowed or required: the grounds of a yes or a no.
 _POLARITY = re.compile(r"\b(?:no|not|never|none|nothing|without|only|must|shall|should|may|can|cannot|prohibited|forbidden"
                        r"|allowed|permitted|required|do not|don't|avoid)\b|[不无没禁严须应可准许勿免非]", re.IGNORECASE)
+# A reply that is a figure alone ("16"), with no unit to say what it counts.
+_BARE_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
 # A numbered or bulleted first line of a one-line reply ("1. 98 kg"): the marker is not part of the answer.
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)、]|[*•])\s+(?=\S)")
 
@@ -532,7 +534,8 @@ class Answerer:
         if not text or _is_refusal(text):
             return self._code_line(asked, relevant) or text
         if self._holds_up(text, asked, contexts):
-            return self._row_asked(text, asked, relevant) or self._sibling_corrected(text, asked, relevant)
+            return self._row_asked(text, asked, relevant) or self._unit_restored(text, relevant) \
+                or self._sibling_corrected(text, asked, relevant)
         return self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant)
 
     def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
@@ -577,6 +580,21 @@ class Answerer:
                     and any(_units_agree(answer_units, units - {""}) for units in _units(sentence).values()):
                 candidates.append((number, sentence, shared))
         return self._closest(asked, candidates)
+
+    def _unit_restored(self, text: str, relevant: Sequence[Hit]) -> str:
+        """For a bare figure ("16 [1]") that the passages give with a unit ("16 hours of safety induction"): the
+        one sentence giving it, so that the answer says 16 of what; "" for any other answer, or when several
+        sentences give the figure."""
+        figure = _CITATION.sub("", text).strip(" .。")
+        if not _BARE_FIGURE.fullmatch(figure):
+            return ""
+        value = figure.replace(",", "")
+        giving = {(n, sentence) for n, sentence in _numbered_sentences(relevant)
+                  if (units := _units(sentence).get(value)) and "" not in units}
+        if len({sentence for _, sentence in giving}) != 1:
+            return ""
+        number_of_passage, sentence = min(giving)
+        return _quoted(sentence, number_of_passage)
 
     def _codes_in(self, text: str) -> list[str]:
         # Codes written against Chinese text ("跳出E03，") are codes too.
@@ -739,7 +757,7 @@ def _bare_polar(text: str) -> bool:
 
 def _quoted(sentence: str, number: int) -> str:
     """A passage sentence standing in for an answer, cited; a table row without its outer bars."""
-    return f"{sentence.strip('| ')} [{number}]"
+    return f"{sentence.strip('| ').rstrip(';；,，:：')} [{number}]"
 
 
 def _numbered_sentences(relevant: Sequence[Hit]) -> list[tuple[int, str]]:

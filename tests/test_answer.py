@@ -460,3 +460,10 @@ def test_an_answer_from_another_items_line_gives_way_to_the_line_of_the_item_ask
     head = make_kb(chat_model=EchoChatModel("45 m"))  # its line also holds "350 m³/h", whose m3 is no item's code
     head.ingest([sample_copy])
     assert head.ask("QF-350 的额定扬程是多少？").text.startswith("45 m")
+
+
+def test_a_bare_figure_gets_the_sentence_that_says_what_it_counts(make_kb, sample_copy):
+    kb = make_kb(chat_model=EchoChatModel("16 [1]"))
+    kb.ingest([sample_copy])
+    answer = kb.ask("How many hours of safety induction must new employees complete?")
+    assert "16 hours of safety induction" in answer.text and answer.cited_sources
