@@ -564,7 +564,9 @@ class Answerer:
     def _row_asked(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
         """For a figure read off the wrong row of a table ("How long do we keep invoices?" -> "6 years", the row
         of employment contracts): when no sentence giving the answer's figures holds a specific term of the
-        question, the sentence that does, with a figure in the same unit; "" when there is none, or the
+        question, the sentence that does, with a figure in the same unit, or in any unit where it shares
+        MIN_SPECIFIC_SHARED places of the question ("hydrogen sulfide limit" -> "19.5 % to 23.5 % by volume", the
+        oxygen row, gives way to "Hydrogen sulfide (H2S) | below 10 ppm"); "" when there is none, or the
         answer's own sentence holds one."""
         specific = self._specific_terms(asked)
         answer_units = {u for units in _units(_CITATION.sub(" ", text)).values() for u in units} - {""}
@@ -573,13 +575,16 @@ class Answerer:
         sentences = _numbered_sentences(relevant)
         if any(specific & set(self._terms(s)) for s in source_sentences(text, [s for _, s in sentences], self._terms)):
             return ""
-        candidates = []
+        same_unit, other_unit = [], []
         for number, sentence in sentences:
-            shared = len(specific & set(self._terms(sentence)))
-            if shared and gives_what_is_asked(sentence, asked) \
-                    and any(_units_agree(answer_units, units - {""}) for units in _units(sentence).values()):
-                candidates.append((number, sentence, shared))
-        return self._closest(asked, candidates)
+            shared_terms = specific & set(self._terms(sentence))
+            if not shared_terms or not gives_what_is_asked(sentence, asked):
+                continue
+            if any(_units_agree(answer_units, units - {""}) for units in _units(sentence).values()):
+                same_unit.append((number, sentence, len(shared_terms)))
+            elif shared_places(asked, shared_terms) >= MIN_SPECIFIC_SHARED and _units(sentence):
+                other_unit.append((number, sentence, len(shared_terms)))
+        return self._closest(asked, same_unit or other_unit)
 
     def _unit_restored(self, text: str, relevant: Sequence[Hit]) -> str:
         """For a bare figure ("16 [1]") that the passages give with a unit ("16 hours of safety induction"): the

@@ -467,3 +467,10 @@ def test_a_bare_figure_gets_the_sentence_that_says_what_it_counts(make_kb, sampl
     kb.ingest([sample_copy])
     answer = kb.ask("How many hours of safety induction must new employees complete?")
     assert "16 hours of safety induction" in answer.text and answer.cited_sources
+
+
+def test_a_figure_from_another_row_gives_way_to_the_row_naming_what_is_asked_in_its_own_unit(make_kb, sample_copy):
+    kb = make_kb(chat_model=EchoChatModel("19.5 % to 23.5 % by volume [1]"))  # the oxygen row
+    kb.ingest([sample_copy])
+    answer = kb.ask("What is the hydrogen sulfide limit for confined space entry?")
+    assert "10 ppm" in answer.text and "19.5" not in answer.text
