@@ -601,6 +601,11 @@ class Answerer:
         number_of_passage, sentence = min(giving)
         return _quoted(sentence, number_of_passage)
 
+    def _names_alone(self, text: str, code: str) -> bool:
+        """Whether `text` names `code` and none of its siblings (E03, not E02 beside it)."""
+        found = self._codes_in(text)
+        return code in found and not any(c != code and code_family(c) == code_family(code) for c in found)
+
     def _codes_in(self, text: str) -> list[str]:
         # Codes written against Chinese text ("跳出E03，") are codes too.
         return self._codes(_CJK_CHARS.sub(" ", text))
@@ -615,15 +620,11 @@ class Answerer:
             return ""  # none, several, or a code most of the KB names (the product a manual is about)
         code = codes[0]
 
-        def names_it_alone(text: str) -> bool:
-            found = self._codes_in(text)
-            return code in found and not any(c != code and code_family(c) == code_family(code) for c in found)
-
         def explains_it(text: str) -> bool:
             # The code opens it, as in a fault list or a table ("F12 — …", "E03：…", "| E03 | …"); a title
             # that names the product ("SunWave SW-5K Grid-Tie Inverter — Guide") explains nothing.
             opening = re.sub(r"^[\s|*•·\-]+", "", text)[: len(code) + 2]
-            return names_it_alone(text) and code in self._codes_in(opening)
+            return self._names_alone(text, code) and code in self._codes_in(opening)
 
         lines = [(number, line.strip()) for number, hit in enumerate(relevant, 1)
                  for line in document_for_prompt(hit.chunk.text).split("\n") if len(line.strip()) <= CODE_LINE_CHARS]
@@ -660,9 +661,7 @@ class Answerer:
         the sentence gives what is asked; "" otherwise."""
         if not self.answerability.specific_terms([code]):
             return ""
-        naming = {(number, sentence) for number, sentence in _numbered_sentences(relevant)
-                  if code in (found := self._codes_in(sentence))
-                  and not any(c != code and code_family(c) == code_family(code) for c in found)}
+        naming = {(number, sentence) for number, sentence in _numbered_sentences(relevant) if self._names_alone(sentence, code)}
         if len({sentence for _, sentence in naming}) != 1:
             return ""
         number, sentence = min(naming)
