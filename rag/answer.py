@@ -228,6 +228,11 @@ _TIME_WORD = re.compile(r"[年月周天日时分秒]|季度|星期|\b(?:daily|we
                         re.IGNORECASE)
 # Specific question terms (AnswerabilityCheck.specific_terms) a sentence must share to stand in for an answer.
 MIN_SPECIFIC_SHARED = 2
+# How much closer in meaning (sentence_scores) another table row must be than the answer's own to replace it,
+# when no row shares a word of the question. multilingual-e5 puts rows of one table within a few hundredths
+# of each other; under this margin its preference is noise ("reports about workplace injuries": personnel
+# files 0.847, accident reports 0.846).
+ROW_MARGIN = 0.02
 
 # A question answered by yes or no ("电瓶车能不能推进电梯里面？", "Does the inverter have a fan inside?"), and a
 # reply that is only that: "不能" or "No" cannot be checked against the passages, the sentence it rests on can.
@@ -584,7 +589,30 @@ class Answerer:
                 same_unit.append((number, sentence, len(shared_terms)))
             elif shared_places(asked, shared_terms) >= MIN_SPECIFIC_SHARED and _units(sentence):
                 other_unit.append((number, sentence, len(shared_terms)))
-        return self._closest(asked, same_unit or other_unit)
+        if same_unit or other_unit:
+            return self._closest(asked, same_unit or other_unit)
+        return self._row_by_meaning(text, asked, sentences, answer_units)
+
+    def _row_by_meaning(self, text: str, asked: str, sentences: Sequence[tuple[int, str]], answer_units: set[str]) -> str:
+        """Where no table row shares a word of the question (it names the row in its own words: "driving-time
+        recordings from our trucks" over "Vehicle tachograph data | 2 years"), the row in the answer's unit
+        that a multilingual model finds closest to the question, when it is closer than the answer's own row
+        by ROW_MARGIN; "" otherwise, or without such a model."""
+        if self._sentence_scores is None:
+            return ""
+        rows = [(number, sentence) for number, sentence in sentences if "|" in sentence and gives_what_is_asked(sentence, asked)
+                and any(_units_agree(answer_units, units - {""}) for units in _units(sentence).values())]
+        own = set(source_sentences(text, [sentence for _, sentence in sentences], self._terms)) & {s for _, s in rows}
+        if not own or len(rows) < 2:
+            return ""
+        scores = self._sentence_scores(asked, [sentence for _, sentence in rows])
+        if scores is None:
+            return ""
+        best = max(range(len(rows)), key=lambda i: scores[i])
+        own_best = max(scores[i] for i, (_, sentence) in enumerate(rows) if sentence in own)
+        if rows[best][1] in own or scores[best] - own_best < ROW_MARGIN:
+            return ""
+        return _quoted(rows[best][1], rows[best][0])
 
     def _unit_restored(self, text: str, relevant: Sequence[Hit]) -> str:
         """For a bare figure ("16 [1]") that the passages give with a unit ("16 hours of safety induction"): the

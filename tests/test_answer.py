@@ -327,6 +327,28 @@ def test_a_figure_from_the_wrong_table_row_gives_way_to_the_row_asked_about(make
     assert right.ask("How long do we have to hang on to invoices?").text.startswith("7 years")  # kept as written
 
 
+def test_a_row_named_in_other_words_is_found_by_meaning(make_kb, sample_copy):
+    docs = sample_copy
+    (docs / "retention.md").write_text(
+        "# Retention schedule\n\nEach kind of document is kept for the period below.\n\n"
+        "| Document | Retention period |\n|---|---|\n| Customer contracts | 6 years |\n"
+        "| Employee personnel files | 6 years |\n| CCTV recordings | 30 days |\n"
+        "| Vehicle tachograph data | 2 years |\n| General business e-mail | 3 years |\n",
+        encoding="utf-8")
+    question = "How long should we store the driving-time logs from our trucks?"  # no word of any row
+    kb = make_kb(chat_model=EchoChatModel("6 years"))
+    kb.ingest([docs])
+    answer = kb.ask(question)
+    assert not answer.refused and "Vehicle tachograph data | 2 years" in answer.text, answer.text
+    right = make_kb(chat_model=EchoChatModel("30 days"))
+    right.ingest([docs])
+    assert right.ask("How long are security camera videos stored?").text.startswith("30 days")  # its own row
+    by_terms = make_kb(chat_model=EchoChatModel("6 years"), answer_sentence_model="none")
+    by_terms.ingest([docs])
+    kept = by_terms.ask(question)
+    assert kept.text.startswith("6 years"), kept.text  # no model of meaning: nothing to go by
+
+
 def test_unknown_answer_sentence_model_is_a_config_error():
     from rag.errors import ConfigError
     from rag.settings import Settings
