@@ -228,6 +228,9 @@ _TIME_WORD = re.compile(r"[年月周天日时分秒]|季度|星期|\b(?:daily|we
                         re.IGNORECASE)
 # Specific question terms (AnswerabilityCheck.specific_terms) a sentence must share to stand in for an answer.
 MIN_SPECIFIC_SHARED = 2
+# The longest sentence shown for a one-figure reply to keep the other figure it gives (Answerer._alternatives_kept):
+# about two lines; a longer one buries the figure asked for.
+ALTERNATIVES_SENTENCE_CHARS = 240
 # How much closer in meaning (sentence_scores) another table row must be than the answer's own to replace it,
 # when no row shares a word of the question. multilingual-e5 puts rows of one table within a few hundredths
 # of each other; under this margin its preference is noise ("reports about workplace injuries": personnel
@@ -247,6 +250,8 @@ _POLARITY = re.compile(r"\b(?:no|not|never|none|nothing|without|only|must|shall|
 # A reply that is a figure alone ("16"), with no unit to say what it counts.
 _BARE_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
 # A numbered or bulleted first line of a one-line reply ("1. 98 kg"): the marker is not part of the answer.
+_ALTERNATIVE = re.compile(r"\b(?:or|and|whichever|otherwise|unless|except|but|while|whereas)\b|或|和|及|否则|但|而", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*[-*•·]\s+(?=\S)")
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)、]|[*•])\s+(?=\S)")
 
 
@@ -484,7 +489,7 @@ class Answerer:
             if decision.confident:
                 # Streamed as it came, but not shown as the answer when it fails a check: a near-miss ("the
                 # maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented figure.
-                text = self._corrected(text, asked, relevant, contexts) or refusal_for(question)
+                text = self._corrected(text, asked, relevant, contexts, confident=True) or refusal_for(question)
             if _is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
             if not is_grounded(text, asked + " " + (query or ""), contexts, self._terms):
@@ -522,14 +527,14 @@ class Answerer:
     def _checked(self, pieces: Iterator[str], question: str, asked: str, relevant: Sequence[Hit]) -> Iterator[str]:
         text = self._quote_if_bare("".join(pieces).strip(), asked, relevant)
         contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-        text = self._corrected(text, asked, relevant, contexts)
+        text = self._corrected(text, asked, relevant, contexts, confident=False)
         if not text or (not _is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes)):
             text = refusal_for(question)
         yield text
 
-    def _corrected(self, text: str, asked: str, relevant: Sequence[Hit], contexts: Sequence[str]) -> str:
+    def _corrected(self, text: str, asked: str, relevant: Sequence[Hit], contexts: Sequence[str], confident: bool) -> str:
         """What to show for the model's reply, in both bands: for its own refusal, the line of the one code
-        asked about; for an answer that holds up, the row or code line asked about where it read another;
+        asked about (uncertain: else the passage sentence that answers); for an answer that holds up, the row or code line asked about where it read another;
         for one that fails a check, the passage sentence that answers. "" for a failed answer nothing
         stands in for."""
         if _bare_polar(text) and _ASKS_YES_NO.search(asked):
@@ -537,10 +542,15 @@ class Answerer:
             if grounds:
                 return grounds
         if not text or _is_refusal(text):
-            return self._code_line(asked, relevant) or text
+            # Uncertain: the question is in the user's own words, which a 0.5B model often fails to match to the
+            # passage ("send any power out after the first start" over "select the country grid code during first
+            # start-up"); a sentence sharing two specific places of the question and giving what it asks answers.
+            # Confident: the passages match the question's words, and the model's refusal is a near-miss's.
+            return self._code_line(asked, relevant) or (not confident and self._closest_sentence(asked, relevant)) or text
         if self._holds_up(text, asked, contexts):
-            return self._row_asked(text, asked, relevant) or self._unit_restored(text, relevant) \
-                or self._sibling_corrected(text, asked, relevant)
+            return self._row_asked(text, asked, relevant) or self._sentence_asked(text, asked, relevant) \
+                or self._unit_restored(text, relevant) \
+                or self._alternatives_kept(text, relevant) or self._sibling_corrected(text, asked, relevant)
         return self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant)
 
     def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
@@ -628,6 +638,29 @@ class Answerer:
             return ""
         number_of_passage, sentence = min(giving)
         return _quoted(sentence, number_of_passage)
+
+    def _alternatives_kept(self, text: str, relevant: Sequence[Hit]) -> str:
+        """For a reply of one figure ("18 months") whose one sentence gives another in the same unit ("18 months
+        from the date of installation or 24 months from the date of shipment, whichever comes first"): that
+        sentence, so that the alternative or condition is not lost; "" otherwise, or for a long sentence."""
+        reply = _QUANTITY.fullmatch(_CITATION.sub("", text).strip(" .。"))
+        if not reply or not reply.group(2):
+            return ""
+        value, unit = reply.group(1).replace(",", ""), reply.group(2).lower()
+        giving = {(n, sentence) for n, sentence in _numbered_sentences(relevant) if unit in _units(sentence).get(value, ())}
+        if len({sentence for _, sentence in giving}) != 1:
+            return ""
+        number_of_passage, sentence = min(giving)
+        if len(sentence) > ALTERNATIVES_SENTENCE_CHARS:
+            return ""
+        figures = [(m.group(1).replace(",", ""), (m.group(2) or "").lower(), m.start(), m.end()) for m in _QUANTITY.finditer(sentence)]
+        # Joined as alternatives or conditions ("… or 24 months …", "8 km/h, and 15 km/h on site roads"); not
+        # the fields of a spec list run together ("额定扬程：45 m 配套电机功率：55 kW … 汽蚀余量：3.8 m").
+        joined = any(_ALTERNATIVE.search(between) and not re.search(r"[:：]", between)
+                     for v, u, start, end in figures if v == value and u == unit
+                     for v2, u2, start2, end2 in figures if v2 != value and u2 == unit
+                     for between in [sentence[min(end, end2):max(start, start2)]])
+        return _quoted(sentence, number_of_passage) if joined else ""
 
     def _names_alone(self, text: str, code: str) -> bool:
         """Whether `text` names `code` and none of its siblings (E03, not E02 beside it)."""
@@ -723,17 +756,39 @@ class Answerer:
         First the sentence holding at least QUOTE_COVERAGE of the question's content words; for a question in
         the user's own words (it shares few words with the passages), the sentence a multilingual model finds
         closest to it among those of the kind asked (`_closest_sentence`)."""
+        covering = self._covering_sentence(asked, relevant)
+        return f"{covering[1]} [{covering[0]}]" if covering else self._closest_sentence(asked, relevant)
+
+    def _covering_sentence(self, asked: str, relevant: Sequence[Hit]) -> tuple[int, str] | None:
+        """The passage sentence holding at least QUOTE_COVERAGE of the question's content words, with its
+        passage's number; None when none does."""
         ignore = self._not_content(asked)
         wanted = set(self._terms(asked)) - ignore
         if not wanted:
-            return ""
-        best, best_share = "", 0.0
+            return None
+        best, best_share = None, 0.0
         for number, hit in enumerate(relevant, 1):
             quote = quote_for(asked, hit.chunk.text, self._terms, ignore)
             share = len(wanted & set(self._terms(quote))) / len(wanted) if quote else 0.0
             if share > best_share:
-                best, best_share = f"{quote} [{number}]", share
-        return best if best_share >= QUOTE_COVERAGE else self._closest_sentence(asked, relevant)
+                best, best_share = (number, quote), share
+        return best if best_share >= QUOTE_COVERAGE else None
+
+    def _sentence_asked(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """For an answer taken from a sentence sharing no specific term of the question ("Once a year", the
+        refresher training's, to "How often do forklift drivers renew their internal forklift licence?"): the
+        sentence holding QUOTE_COVERAGE of the question's content words, where it gives what is asked ("Forklift
+        drivers renew their internal forklift licence every 3 years"); "" otherwise."""
+        specific = self._specific_terms(asked)
+        if not specific:
+            return ""
+        own = source_sentences(text, [sentence for _, sentence in _numbered_sentences(relevant)], self._terms)
+        if any(specific & set(self._terms(sentence)) for sentence in own):
+            return ""
+        covering = self._covering_sentence(asked, relevant)
+        if covering is None or covering[1] in own or not gives_what_is_asked(covering[1], asked):
+            return ""
+        return _quoted(covering[1], covering[0])
 
     def _grounds(self, asked: str, relevant: Sequence[Hit]) -> str:
         """For a yes or a no to a yes-no question: the passage sentence it rests on, one that shares a specific term
@@ -788,8 +843,9 @@ def _bare_polar(text: str) -> bool:
 
 
 def _quoted(sentence: str, number: int) -> str:
-    """A passage sentence standing in for an answer, cited; a table row without its outer bars."""
-    return f"{sentence.strip('| ').rstrip(';；,，:：')} [{number}]"
+    """A passage sentence standing in for an answer, cited; a table row without its outer bars, a list item
+    without its bullet."""
+    return f"{_BULLET.sub('', sentence).strip('| ').rstrip(';；,，:：')} [{number}]"
 
 
 def _numbered_sentences(relevant: Sequence[Hit]) -> list[tuple[int, str]]:
