@@ -249,9 +249,11 @@ _POLARITY = re.compile(r"\b(?:no|not|never|none|nothing|without|only|must|shall|
                        r"|allowed|permitted|required|do not|don't|avoid)\b|[不无没禁严须应可准许勿免非]", re.IGNORECASE)
 # A reply that is a figure alone ("16"), with no unit to say what it counts.
 _BARE_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
-# A numbered or bulleted first line of a one-line reply ("1. 98 kg"): the marker is not part of the answer.
+# Words joining two figures of one sentence as alternatives or conditions ("18 months … or 24 months …").
 _ALTERNATIVE = re.compile(r"\b(?:or|and|whichever|otherwise|unless|except|but|while|whereas)\b|或|和|及|否则|但|而", re.IGNORECASE)
+# The bullet of a list item quoted as an answer.
 _BULLET = re.compile(r"^\s*[-*•·]\s+(?=\S)")
+# A numbered or bulleted first line of a one-line reply ("1. 98 kg"): the marker is not part of the answer.
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)、]|[*•])\s+(?=\S)")
 
 
@@ -534,9 +536,9 @@ class Answerer:
 
     def _corrected(self, text: str, asked: str, relevant: Sequence[Hit], contexts: Sequence[str], confident: bool) -> str:
         """What to show for the model's reply, in both bands: for its own refusal, the line of the one code
-        asked about (uncertain: else the passage sentence that answers); for an answer that holds up, the row or code line asked about where it read another;
-        for one that fails a check, the passage sentence that answers. "" for a failed answer nothing
-        stands in for."""
+        asked about (uncertain: else the passage sentence that answers); for an answer that holds up, the row,
+        sentence or code line asked about where it read another; for one that fails a check, the passage
+        sentence that answers. "" for a failed answer nothing stands in for."""
         if _bare_polar(text) and _ASKS_YES_NO.search(asked):
             grounds = self._grounds(asked, relevant)
             if grounds:
@@ -641,7 +643,7 @@ class Answerer:
 
     def _alternatives_kept(self, text: str, relevant: Sequence[Hit]) -> str:
         """For a reply of one figure ("18 months") whose one sentence gives another in the same unit ("18 months
-        from the date of installation or 24 months from the date of shipment, whichever comes first"): that
+        from the date of installation or 24 months from the date of shipment, whichever ends first"): that
         sentence, so that the alternative or condition is not lost; "" otherwise, or for a long sentence."""
         reply = _QUANTITY.fullmatch(_CITATION.sub("", text).strip(" .。"))
         if not reply or not reply.group(2):
