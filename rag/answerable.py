@@ -55,7 +55,7 @@ class AnswerabilityCheck:
         self.threshold = threshold
         # Between floor and threshold a question is uncertain: asked in words the documents do not use
         # (paraphrase), or not answerable at all. The model may answer, and its answer is kept only when
-        # the passages support it (rag/answer.py). Below the floor: refused without the model.
+        # the passages support it (rag/answer/). Below the floor: refused without the model.
         self.floor = threshold if floor is None else min(floor, threshold)
         self._tokenizer = tokenizer
         self._document_mentions = document_mentions

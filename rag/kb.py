@@ -331,7 +331,7 @@ class KnowledgeBase:
 
     @cached_property
     def _sentence_reader(self) -> Embedder | None:
-        """The model that picks the passage sentence answering a question (Answerer._closest_sentence)."""
+        """The model that picks the passage sentence answering a question (StandIns._closest_sentence in rag/answer/stand_ins.py)."""
         return create_sentence_reader(self.settings.answer_sentence_model, self.embedder)
 
     def _sentence_scores(self, question: str, sentences: Sequence[str]) -> list[float] | None:

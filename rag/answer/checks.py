@@ -1,0 +1,323 @@
+"""Checks on a model's answer against the passages it read: whether it refuses, whether its figures and units
+come from the passages, whether it is of the kind asked (money for a price, a span of time for how long), and
+which passage sentences it comes from."""
+from __future__ import annotations
+
+import re
+from typing import Callable, Sequence
+
+from rag.prompt import REFUSAL_EN, REFUSAL_ZH
+from rag.retrieve import Hit
+from rag.sanitize import document_for_prompt
+from rag.text import chinese_numbers_as_digits, code_family, english_numbers_as_digits
+
+CITATION = re.compile(r"\[(\d{1,3})\]")
+
+
+_SAYS_NOT_FOUND = re.compile(
+    r"\b(?:not|never) (?:mentioned|provided|specified|stated|found|available|included|given|listed|covered)\b"
+    r"|\bno (?:information|mention|details|data|answer)\b|\bdoes(?:n't| not) (?:say|mention|specify|contain|provide|include|state)\b"
+    r"|\b(?:cannot|can't|unable to) (?:find|answer|determine|be determined)\b|\bdon't have (?:any )?information\b"
+    r"|没有(?:提到|提及|找到|相关|说明|给出|包含|明确)|未(?:提及|提到|说明|找到|给出|包含|明确)|无法(?:回答|确定|找到)|不包含|并未",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(text: str) -> bool:
+    """The model's own "not in the documents": our refusal sentence, or a short reply that says so."""
+    stripped = text.strip().rstrip(".。")
+    if any(r.rstrip(".。") in stripped for r in (REFUSAL_EN, REFUSAL_ZH)) and len(stripped) < 2 * len(REFUSAL_EN):
+        return True
+    return len(stripped) < 240 and _SAYS_NOT_FOUND.search(stripped) is not None
+
+
+# A figure and the unit (or Chinese measure word) right after it, if any. The digits of a code (QF-200,
+# SW-5K, E03, IP66) are names, not figures; a minus after a space is a sign (-20 ℃).
+QUANTITY = re.compile(r"(?<![A-Za-z0-9.,_])(?<![A-Za-z0-9]-)(\d+(?:[.,]\d+)*)\s*([a-zA-Z%°℃µ]+(?:[./][a-zA-Z]+)?|[\u4e00-\u9fff])?")
+
+
+def figure_units(text: str) -> dict[str, set[str]]:
+    """Each figure of `text` (number words as digits, no thousands commas) and the units written after
+    it; "" where it stands bare."""
+    out: dict[str, set[str]] = {}
+    for number, unit in QUANTITY.findall(english_numbers_as_digits(chinese_numbers_as_digits(text))):
+        out.setdefault(number.replace(",", ""), set()).add(unit.lower())
+    return out
+
+
+def _is_cjk(unit: str) -> bool:
+    return bool(unit) and "\u4e00" <= unit[0] <= "\u9fff"
+
+
+# A Chinese unit or measure word (its first character) and the Latin units it translates, so that an
+# answer in Chinese over an English passage ("8 小时" over "8 hours") keeps its support.
+_UNIT_TRANSLATIONS = {
+    "小": {"h", "hour", "hours", "hr", "hrs"}, "时": {"h", "hour", "hours"}, "分": {"min", "minute", "minutes", "point", "points"},
+    "秒": {"s", "sec", "second", "seconds"}, "米": {"m", "metre", "metres", "meter", "meters"}, "毫": {"mm", "ml", "mg", "ms"},
+    "厘": {"cm"}, "千": {"kg", "km", "kw", "kpa", "kn"}, "公": {"kg", "km", "kw"}, "克": {"g"}, "升": {"l", "litre", "litres"},
+    "个": {"month", "months"}, "月": {"month", "months"}, "年": {"year", "years", "yr"}, "天": {"day", "days"}, "日": {"day", "days"},
+    "周": {"week", "weeks"}, "次": {"times", "time"}, "度": {"°", "degrees", "℃", "c"}, "兆": {"mpa", "mb"}, "伏": {"v"},
+    "瓦": {"w"}, "赫": {"hz"}, "元": {"yuan", "rmb", "cny"}, "立": {"m", "m3", "l"}, "平": {"m", "m2"},
+}
+
+
+def units_agree(answer_units: set[str], passage_units: set[str]) -> bool:
+    """Whether a number is quoted with a unit the passages give it (allowing Chinese-English pairs)."""
+    if answer_units & passage_units:
+        return True
+    for unit in answer_units:
+        if _is_cjk(unit):
+            if _UNIT_TRANSLATIONS.get(unit[0], set()) & passage_units:
+                return True
+        elif any(_is_cjk(p) and unit in _UNIT_TRANSLATIONS.get(p[0], set()) for p in passage_units):
+            return True
+    return False
+
+
+# A question that asks what something costs is answered by an amount of money, not by the nearest figure.
+# A fine is money too ("What fine does an employee pay…"), not fine dust or a fine mesh.
+_ASKS_PRICE = re.compile(r"\b(?:prices?|priced|costs?|fees?|charges?)\b|how much (?:do|does|is|are|will)\b.*\b(?:pay|charge|cost)"
+                         r"|\b(?:what|which|how (?:much|large|high|big)|pay|paid|impose[sd]?|face[sd]?)\s+(?:\w+\s+)?fines?\b(?!\s*(?:dust|mesh|grain|particles?|sand|powder|print|tun))"
+                         r"|价格|价钱|多少钱|售价|报价|费用|单价|收费|罚(?:款|金)?(?:是)?多少", re.IGNORECASE)
+_MONEY = re.compile(r"[$€£¥￥]|\b(?:USD|EUR|RMB|CNY|GBP|JPY|dollars?|euros?|yuan|free of charge)\b|元|美元|欧元|免费",
+                    re.IGNORECASE)
+# A Chinese question about how long or how often is answered by a span of time (8 小时, 每季度, 一个班次),
+# not by the nearest figure ("15~25 ℃", "10米" were answers to such questions).
+_ASKS_DURATION_ZH = re.compile(r"多久|多长时间|多少(?:天|年|个月|小时|分钟|秒)|几(?:年|个月|天|周|小时|分钟)")
+_TIME = re.compile(r"[年月周天日时分秒]|季度|星期|班|\b(?:h|hrs?|min|minutes?|hours?|days?|weeks?|months?|years?|s)\b", re.IGNORECASE)
+# The English questions that can only ask for a span or a frequency ("For how long is the inverter covered?"
+# is not answered by "50 cm of free space"); a plain "how long" may ask for a length.
+_ASKS_DURATION_EN = re.compile(r"\bfor how (?:long|many (?:years|months|weeks|days|hours))\b|\bhow (?:often|frequently|soon|quickly)\b",
+                               re.IGNORECASE)
+_TIME_EN = re.compile(rf"{_TIME.pattern}|\b(?:daily|weekly|monthly|quarterly|annually|yearly|every|once|twice|immediately|at once"
+                      r"|before|after|until|whenever|shift|season)\b", re.IGNORECASE)
+# A question that asks for an amount of a physical quantity (its rated power, how heavy it is) is answered
+# with a unit of that quantity: "10.24 kWh" (an energy) is no answer to "额定功率是多少". Only questions that
+# ask for an amount: "where is the temperature sensor?" is answered by a place.
+_ASKS_AMOUNT = r"(?:多少|多[大高低重沉远]|几|范围|上限|下限|最[高低大小]|\bhow (?:much|many|high|low)\b|\bwhat(?:'s| is| are)\b|\b(?:max(?:imum)?|min(?:imum)?|rated|nominal)\b)"
+
+
+def _asks_for(quantity: str) -> re.Pattern[str]:
+    return re.compile(rf"(?=.*{_ASKS_AMOUNT})(?=.*(?:{quantity}))", re.IGNORECASE | re.DOTALL)
+
+
+_PHYSICAL_KINDS = (
+    # power: W, kW, VA, hp; not kWh (energy)
+    (_asks_for(r"功率|\b(?:power rating|wattage)\b|\b(?:rated|nominal|output|input|maximum|max|peak|continuous|motor) power\b"),
+     re.compile(r"\d\s*(?:[kMG]?W|[kM]?VA|hp)(?![a-zA-Z])|瓦|马力", re.IGNORECASE)),
+    (_asks_for(r"电压|\bvoltage\b"), re.compile(r"\d\s*[kmM]?V(?![a-zA-Z])|伏")),
+    (_asks_for(r"电流|\b(?:input|output|charg(?:e|ing)|discharg(?:e|ing)|rated|max(?:imum)?|short[- ]circuit|DC|AC) current\b|\bcurrent (?:rating|draw)\b|\bhow many amps\b"),
+     re.compile(r"\d\s*[kmµ]?A(?![a-zA-Z])|\b(?:amps?|amperes?)\b|安培|\d\s*安")),
+    (_asks_for(r"重量|多重|多沉|\bweigh(?:s|t)?\b|\bheavy\b"),
+     re.compile(r"\d\s*(?:kg|g|t|lbs?|pounds?|tonnes?|tons?)(?![a-zA-Z])|公斤|千克|克|吨|斤", re.IGNORECASE)),
+    # 多少度电 asks for kWh (a 度 of electricity), not degrees
+    (_asks_for(r"温度|(?:多少|几)度(?!电)|\btemperature\b|\bhow (?:hot|cold)\b"),
+     re.compile(r"[℃°]|\bdegrees?\b|度|零下|\d\s*[CF]\b")),
+    (_asks_for(r"压力|压强|\bpressure\b"), re.compile(r"\d\s*(?:[kKM]?Pa|m?bar|psi)(?![a-zA-Z])|帕", re.IGNORECASE)),
+    # distance: "the driving range of an electric car" is not "120-550 V"
+    (_asks_for(r"续航|里程|多远|\bhow far\b|\b(?:driving|cruising|travel) range\b|\bdistance\b"),
+     re.compile(r"\d\s*(?:[kcm]?m|miles?|ft|feet|inch(?:es)?)(?![a-zA-Z²³])|公里|千米|厘米|毫米|米|英里", re.IGNORECASE)),
+)
+# A question about a colour is answered by one: "What colour is the SW-5K housing?" is not the manual's title.
+_ASKS_COLOUR = re.compile(r"\bwhat colou?rs?\b|\bcolou?rs? (?:is|are|of)\b|\bwhich colou?r\b|颜色|什么色", re.IGNORECASE)
+_COLOUR = re.compile(r"\b(?:red|green|blue|black|white|gr[ae]y|yellow|orange|brown|silver|beige|purple|violet|pink|gold|golden"
+                     r"|ivory|cream|navy|teal|transparent|clear|RAL\s*\d{4})\b|[红绿蓝黑白灰黄橙棕银紫粉金]色?|透明", re.IGNORECASE)
+# What a question asks for, and what its answer must then hold.
+_ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), (_ASKS_DURATION_EN, _TIME_EN), (_ASKS_COLOUR, _COLOUR),
+                 *_PHYSICAL_KINDS)
+
+
+def kind_answered(answer: str, question: str) -> bool:
+    """Whether the answer is of the kind the question asks for: an amount of money for a price ("the list
+    price of a VX-40" is not its 40 L/min), a span of time for a Chinese "how long" or "how often", a unit
+    of power, voltage, weight, temperature or pressure for an amount of one."""
+    return all(not asks.search(question) or gives.search(answer) for asks, gives in _ANSWER_KINDS)
+
+
+# A question that asks for a count, an amount or a span of time is answered by a figure or a time word.
+_ASKS_FIGURE = re.compile(r"多少|几|多[久长大高重宽远厚粗]|\bhow (?:much|many|long|often|far|high|low|big|heavy|wide|soon|quickly|tight)\b"
+                          r"|\bwithin how\b|\bwhat (?:percentage|temperature|voltage|size|torque)\b", re.IGNORECASE)
+_ASKS_SPAN = re.compile(rf"{_ASKS_DURATION_ZH.pattern}|隔多|\bhow (?:long|often)\b", re.IGNORECASE)
+_TIME_WORD = re.compile(r"[年月周天日时分秒]|季度|星期|\b(?:daily|weekly|monthly|quarterly|annually|yearly|every|once|twice)\b",
+                        re.IGNORECASE)
+
+
+def outermost_terms(terms: set[str]) -> set[str]:
+    """The terms not inside another one: 隔膜泵 and its part 隔膜 are one shared word, not two."""
+    return {t for t in terms if not any(t != other and t in other for other in terms)}
+
+
+def shared_places(question: str, words: set[str], pairs: set[str] = frozenset()) -> int:
+    """How many separate places of the question the shared words, then character pairs, cover. A word inside
+    another is one place with it (隔膜泵, 隔膜); pairs that overlap are one place (维修, 修记, 记录 of a 维修记录 the
+    segmenter cut differently), and a pair overlapping a shared word adds nothing. A word not found as
+    written counts as a place of its own."""
+    text = question.lower()
+
+    def spans(terms: set[str]) -> tuple[list[tuple[int, int]], int]:
+        found, unplaced = [], 0
+        for term in terms:
+            start = text.find(term.lower())
+            if start < 0:
+                unplaced += 1
+            else:
+                found.append((start, start + len(term)))
+        return found, unplaced
+
+    def merged(found: list[tuple[int, int]]) -> int:
+        places, end = 0, -1
+        for start, stop in sorted(found):
+            if start >= end:
+                places += 1
+            end = max(end, stop)
+        return places
+
+    word_spans, unplaced = spans(words)
+    pair_spans, _ = spans(pairs)
+    apart = [(a, b) for a, b in pair_spans if not any(a < stop and start < b for start, stop in word_spans)]
+    return merged(word_spans) + unplaced + merged(apart)
+
+
+def gives_what_is_asked(sentence: str, question: str) -> bool:
+    """Whether a passage sentence could answer the question: of the kind asked (`kind_answered`), and with a
+    figure or a time word when the question asks how many, how much or how long."""
+    if not kind_answered(sentence, question):
+        return False
+    if _ASKS_FIGURE.search(question):
+        # A figure, not a code's digits (the ES-10 of a title); for how long or how often, a time word (每季度).
+        return bool(figure_units(sentence)) or (_ASKS_SPAN.search(question) is not None and _TIME_WORD.search(sentence) is not None)
+    return True
+
+
+def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bool:
+    """Whether every figure of the answer is one the passages give (or the question asks about), with a unit
+    they give it with: "200 V" over "120–550 V" fails, as do "1260 元" over "1260 kg", "8 公里" over 八小时,
+    and a bare "10" where the passages only say "10 年" and "10 ℃". A figure the passages give bare (a
+    table cell) may carry any unit. "8 小时" may stand for "8 hours"."""
+    given = figure_units(" ".join(contexts))
+    asked = figure_units(question)
+    for number, units in figure_units(CITATION.sub(" ", answer)).items():
+        known = given.get(number)
+        if known is None:
+            if number in asked:
+                continue
+            return False
+        if "" in known:
+            continue
+        if units == {""}:
+            # Dropped a measure word or symbol unit (10 年, 10 ℃); a Latin word after a figure may be no unit
+            # at all ("USD 1,200 per unit").
+            if any(_is_cjk(u) or not u.isalpha() for u in known):
+                return False
+        elif not units_agree(units - {""}, known):
+            return False
+    return True
+
+
+def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
+                 filler: frozenset[str] = frozenset(), codes: Callable[[str], list[str]] | None = None) -> bool:
+    """Whether the passages support what the answer adds to the question (an answer that adds nothing, only
+    repeating the question, is not supported). Small models answer an unanswerable question with a number
+    borrowed from a passage, so:
+    - at least half of the answer's new terms occur in the passages ("The CEO is Zhang Wei" fails);
+    - every figure keeps to what the passages give (`figures_supported`): "16 名员工" over "16 学时" fails;
+    - the answer is of the kind asked for (`kind_answered`: money for a price, time for a duration);
+    - when the question names a product code, the passage sentence the answer comes from (the one sharing
+      most of its terms) does not name other products only (the QF-200's bolt torque is not the VX-40's)."""
+    if not kind_answered(answer, question):
+        return False
+    asked = set(terms(question))
+    new = set(terms(CITATION.sub(" ", answer))) - asked - filler
+    if not new:
+        return False  # it only repeats the question: nothing in it can be supported
+    seen: set[str] = set()
+    for context in contexts:
+        seen.update(terms(context))
+    if not any(_is_cjk(t) for t in seen):  # a Chinese answer over English passages: compare what translates not
+        new = {t for t in new if not _is_cjk(t)} or new
+    if len(new & seen) < 0.5 * len(new):
+        return False
+    if not figures_supported(answer, question, contexts):
+        return False
+    wanted = codes(question) if codes is not None else []
+    if wanted:
+        # Numbers and words, not the single letters of units (the "m" of "N.m" is in every other sentence).
+        answer_terms = {t for t in (new or set(terms(answer))) if len(t) >= 2 or t.isdigit()}
+        sentences = [s for c in contexts for s in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n", c)]
+        best = max(sentences, key=lambda s: len(answer_terms & set(terms(s))), default="")
+        if answer_terms & set(terms(best)):
+            # Product codes (two letters or more: QF-200, not M12) named where the answer comes from.
+            named = {c for c in codes(best) if len(code_family(c)) >= 2}
+            if named and not named & set(wanted):
+                return False
+    return True
+
+
+def passage_sentences(passage: str, rows_apart: bool = True) -> list[str]:
+    """The passage's sentences and paragraph-separated lines (a heading), lines wrapped inside a sentence (PDF,
+    HTML) joined up; table rows ("cell | cell") each on its own, or with `rows_apart` False the table as one."""
+    joins = r"(?<!\n)(?<!\|)\n(?!\n)(?![^\n]*\|)" if rows_apart else r"(?<!\n)\n(?!\n)"
+    text = re.sub(joins, " ", passage)
+    return [s.strip() for s in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n", text) if s.strip()]
+
+
+def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ignore: frozenset[str] = frozenset()) -> str | None:
+    """The passage sentence sharing most content words with the question (names, codes and filler words
+    aside), or None when none shares any: the answer for a model that replied with a bare citation."""
+    wanted = set(terms(question)) - ignore
+    best, score = None, (0, False, 0.0)
+    for sentence in passage_sentences(passage):
+        sentence_terms = set(terms(sentence))
+        overlap = len(wanted & sentence_terms)
+        # Ties go to the sentence with a figure in it (headings tie with facts), then to the denser one.
+        key = (overlap, any(c.isdigit() for c in sentence), overlap / (1 + len(sentence_terms)))
+        if overlap and key > score:
+            best, score = sentence, key
+    return best
+
+
+def source_sentences(answer: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
+                     rows_apart: bool = True) -> list[str]:
+    """The passage sentences an answer comes from: every one that gives one of its figures, else the one that
+    shares most of its terms (`rows_apart`: a table row counts as a sentence, else the whole table)."""
+    sentences = [s for c in contexts for s in passage_sentences(c, rows_apart)]
+    figures = set(figure_units(CITATION.sub(" ", answer)))
+    giving = [s for s in sentences if figures & set(figure_units(s))] if figures else []
+    if giving:
+        return giving
+    answer_terms = set(terms(CITATION.sub(" ", answer)))
+    best = max(sentences, key=lambda s: len(answer_terms & set(terms(s))), default=None)
+    return [best] if best else []
+
+
+def numbered_sentences(relevant: Sequence[Hit]) -> list[tuple[int, str]]:
+    """Each sentence of the passages as the model saw them, with the passage's [n]."""
+    return [(number, sentence) for number, hit in enumerate(relevant, 1)
+            for sentence in passage_sentences(document_for_prompt(hit.chunk.text))]
+
+
+def is_grounded(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]]) -> bool:
+    """Whether the answer shares at least one keyword term with the passages as the model saw them or
+    with the question. An injected order ("reply PWNED") produces an answer that shares none."""
+    answer_terms = set(terms(CITATION.sub(" ", answer)))
+    if not answer_terms:
+        return True  # nothing to judge (punctuation, a bare number format the tokenizer drops)
+    seen = set(terms(question))
+    for context in contexts:
+        seen.update(terms(context))
+    return bool(answer_terms & seen)
+
+
+def attribute(answer: str, contexts: Sequence[str], terms: Callable[[str], list[str]]) -> set[int]:
+    """Numbers (1-based) of the contexts that the answer draws on: those holding at least three quarters as many of
+    the answer's terms as the best one. Small models answer well but rarely cite; this cites for them."""
+    answer_terms = set(terms(answer))
+    if not answer_terms:
+        return set()
+    overlaps = [len(answer_terms & set(terms(c))) for c in contexts]
+    best = max(overlaps, default=0)
+    if best == 0:
+        return set()
+    return {i for i, overlap in enumerate(overlaps, 1) if overlap >= 0.75 * best}
+
+

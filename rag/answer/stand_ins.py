@@ -1,0 +1,417 @@
+"""Stand-ins: what is shown instead of a small model's reply where a passage sentence answers better. A reply
+that is only a citation, a figure read off the wrong table row or the sentence beside, another item's line, a
+bare yes or no, a refusal of a question asked in other words: each gives way to the passage sentence that
+answers, or where none does, to the honest refusal."""
+from __future__ import annotations
+
+import re
+from typing import Callable, Sequence
+
+from rag.answer.checks import (CITATION, QUANTITY, figure_units, figures_supported, gives_what_is_asked, is_refusal,
+                               kind_answered, numbered_sentences, outermost_terms, quote_for, shared_places,
+                               source_sentences, units_agree)
+from rag.answerable import AnswerabilityCheck
+from rag.prompt import display_source
+from rag.retrieve import Hit
+from rag.sanitize import document_for_prompt
+from rag.text import code_family
+
+# A small model that cannot find the answer may copy a document block, starting with its header as the
+# prompt writes it: "[1] (manual.html, page 3)".
+_ECHOED_HEADER = re.compile(r"\s*\[(\d{1,3})\]\s*\(([^()\n]{1,200})\)\s*(?:\n|$)")
+# A line longer than this is no table row or list item of its own (a code's line stands in whole).
+CODE_LINE_CHARS = 300
+_CJK_CHARS = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+# Share of a question's content words a passage sentence must hold to stand in for an answer whose figure
+# the passages do not give (StandIns._quote_answering).
+QUOTE_COVERAGE = 0.75
+# Specific question terms (AnswerabilityCheck.specific_terms) a sentence must share to stand in for an answer.
+MIN_SPECIFIC_SHARED = 2
+# The longest sentence shown for a one-figure reply to keep the other figure it gives (StandIns._alternatives_kept):
+# about two lines; a longer one buries the figure asked for.
+ALTERNATIVES_SENTENCE_CHARS = 240
+# How much closer in meaning (sentence_scores) another table row must be than the answer's own to replace it,
+# when no row shares a word of the question. multilingual-e5 puts rows of one table within a few hundredths
+# of each other; under this margin its preference is noise ("reports about workplace injuries": personnel
+# files 0.847, accident reports 0.846).
+ROW_MARGIN = 0.02
+
+# A question answered by yes or no ("电瓶车能不能推进电梯里面？", "Does the inverter have a fan inside?"), and a
+# reply that is only that: "不能" or "No" cannot be checked against the passages, the sentence it rests on can.
+_ASKS_YES_NO = re.compile(r"能不能|能否|可不可以|可否|是不是|是否|有没有|会不会|要不要|用不用|行不行|[吗么][？?]?\s*$"
+                          r"|^\s*(?:(?:and|so|but|please)\s+)?(?:can|could|may|must|should|shall|will|would|is|are|was|were|do|does|did|has|have)\b",
+                          re.IGNORECASE)
+_POLAR_REPLY = re.compile(r"^\s*(?:yes|no|not|never|不能|不可以|不可|不行|不得|不允许|禁止|不是|没有|不会|不需要|不用|不|否|可以|能|行|是|有|会|需要)"
+                          r"(?:\s*[,，.。!！;；:：]|(?=\s*\[\d)|\s*$)", re.IGNORECASE)
+# Words that say whether something is so, allowed or required: the grounds of a yes or a no.
+_POLARITY = re.compile(r"\b(?:no|not|never|none|nothing|without|only|must|shall|should|may|can|cannot|prohibited|forbidden"
+                       r"|allowed|permitted|required|do not|don't|avoid)\b|[不无没禁严须应可准许勿免非]", re.IGNORECASE)
+# A reply that is a figure alone ("16"), with no unit to say what it counts.
+_BARE_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
+# Words joining two figures of one sentence as alternatives or conditions ("18 months … or 24 months …").
+_ALTERNATIVE = re.compile(r"\b(?:or|and|whichever|otherwise|unless|except|but|while|whereas)\b|或|和|及|否则|但|而", re.IGNORECASE)
+# The bullet of a list item quoted as an answer.
+_BULLET = re.compile(r"^\s*[-*•·]\s+(?=\S)")
+# A numbered or bulleted first line of a one-line reply ("1. 98 kg"): the marker is not part of the answer.
+_LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)、]|[*•])\s+(?=\S)")
+
+
+# Relatedness: (question, sentences) -> the highest cosine between the question and one of the sentences in
+# the KB's embedding model, or None where the model cannot read the question (Chinese, English-only model).
+Relatedness = Callable[[str, Sequence[str]], "float | None"]
+# SentenceScores: (question, sentences) -> how well each sentence answers the question, in a model that reads
+# both languages (multilingual-e5), or None where no model reads the question.
+SentenceScores = Callable[[str, Sequence[str]], "Sequence[float] | None"]
+
+
+
+class StandIns:
+    """Args:
+        terms: the KB's keyword tokenizer (text -> terms).
+        answerability: the KB's answerability check (specific terms, codes, names, character pairs).
+        relatedness: see Relatedness; None: every answer counts as related.
+        min_relatedness: the least relatedness an answer's sentences must have to the question.
+        sentence_scores: see SentenceScores; None: candidates ranked by the terms they share.
+    """
+
+    def __init__(self, terms: Callable[[str], list[str]], answerability: AnswerabilityCheck,
+                 relatedness: Relatedness | None = None, min_relatedness: float = 0.0,
+                 sentence_scores: SentenceScores | None = None):
+        self._terms = terms
+        self.answerability = answerability
+        self._filler = answerability.filler_terms
+        self._codes = answerability.codes
+        self._names = answerability.names
+        self._relatedness = relatedness
+        self.min_relatedness = min_relatedness
+        self._sentence_scores = sentence_scores
+
+    def quote_if_bare(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """A reply that is only citations ("[2]"), or that copies a document block from its header on
+        ("[2] (manual.html)\n..."), becomes the cited passage's sentence closest to the question; "" when
+        no sentence of it shares a word with the question, or the copied header is not one of the prompt's."""
+        if "\n" not in text:
+            text = _LIST_MARKER.sub("", text)
+        echo = _ECHOED_HEADER.match(text)
+        if echo:
+            number = int(echo.group(1))
+            if not 0 < number <= len(relevant) or echo.group(2).split(",")[0].strip() != display_source(relevant[number - 1].chunk.source):
+                return ""  # a document the prompt never held
+            cited = [number]
+        else:
+            cited = [int(n) for n in CITATION.findall(text) if 0 < int(n) <= len(relevant)]
+            if CITATION.sub("", text).strip(" .。,，") or not cited:
+                return text
+        quote = quote_for(asked, relevant[cited[0] - 1].chunk.text, self._terms, self._not_content(asked))
+        return f"{quote} [{cited[0]}]" if quote else ""
+
+    def corrected(self, text: str, asked: str, relevant: Sequence[Hit], contexts: Sequence[str], confident: bool) -> str:
+        """What to show for the model's reply, in both bands: for its own refusal, the line of the one code
+        asked about (uncertain: else the passage sentence that answers); for an answer that holds up, the row,
+        sentence or code line asked about where it read another; for one that fails a check, the passage
+        sentence that answers. "" for a failed answer nothing stands in for."""
+        if _bare_polar(text) and _ASKS_YES_NO.search(asked):
+            grounds = self._grounds(asked, relevant)
+            if grounds:
+                return grounds
+        if not text or is_refusal(text):
+            # Uncertain: the question is in the user's own words, which a 0.5B model often fails to match to the
+            # passage ("send any power out after the first start" over "select the country grid code during first
+            # start-up"); a sentence sharing two specific places of the question and giving what it asks answers.
+            # Confident: the passages match the question's words, and the model's refusal is a near-miss's.
+            return self._code_line(asked, relevant) or (not confident and self._closest_sentence(asked, relevant)) or text
+        if self._holds_up(text, asked, contexts):
+            return self._row_asked(text, asked, relevant) or self._sentence_asked(text, asked, relevant) \
+                or self._unit_restored(text, relevant) \
+                or self._alternatives_kept(text, relevant) or self._sibling_corrected(text, asked, relevant)
+        return self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant)
+
+    def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
+        """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
+        that answers (`_quote_answering`), or the refusal."""
+        return figures_supported(text, asked, contexts) and kind_answered(text, asked) and self._adds_to(text, asked) \
+            and self._related(text, asked, contexts)
+
+    def _adds_to(self, text: str, asked: str) -> bool:
+        """Whether the answer says more than the question: "在多高的位置作业属于高处作业。" repeats it."""
+        return bool(set(self._terms(CITATION.sub(" ", text))) - set(self._terms(asked)) - self._filler)
+
+    def _related(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
+        """Whether the passage sentences the answer comes from are about the question. A small model answers
+        an off-topic question with a figure of the nearest table ("How many years does a phone battery
+        last?" -> "6 years", from a records-retention row): the sentence giving it shares no meaning with the
+        question. Judged in the KB's embedding model; an answer it cannot judge passes."""
+        if self._relatedness is None or self.min_relatedness <= 0:
+            return True
+        # A table is judged whole: a retention table is unrelated to a phone battery's life, while its
+        # "6 years" row alone is close enough to "how many years" (min_relatedness was measured so).
+        sentences = source_sentences(text, contexts, self._terms, rows_apart=False)
+        score = self._relatedness(asked, sentences) if sentences else None
+        return score is None or score >= self.min_relatedness
+
+    def _row_asked(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a figure read off the wrong row of a table ("How long do we keep invoices?" -> "6 years", the row
+        of employment contracts): when no sentence giving the answer's figures holds a specific term of the
+        question, the sentence that does, with a figure in the same unit, or in any unit where it shares
+        MIN_SPECIFIC_SHARED places of the question ("hydrogen sulfide limit" -> "19.5 % to 23.5 % by volume", the
+        oxygen row, gives way to "Hydrogen sulfide (H2S) | below 10 ppm"); "" when there is none, or the
+        answer's own sentence holds one."""
+        specific = self._specific_terms(asked)
+        answer_units = {u for units in figure_units(CITATION.sub(" ", text)).values() for u in units} - {""}
+        if not specific or not answer_units:
+            return ""
+        sentences = numbered_sentences(relevant)
+        if any(specific & set(self._terms(s)) for s in source_sentences(text, [s for _, s in sentences], self._terms)):
+            return ""
+        same_unit, other_unit = [], []
+        for number, sentence in sentences:
+            shared_terms = specific & set(self._terms(sentence))
+            if not shared_terms or not gives_what_is_asked(sentence, asked):
+                continue
+            if any(units_agree(answer_units, units - {""}) for units in figure_units(sentence).values()):
+                same_unit.append((number, sentence, len(shared_terms)))
+            elif shared_places(asked, shared_terms) >= MIN_SPECIFIC_SHARED and figure_units(sentence):
+                other_unit.append((number, sentence, len(shared_terms)))
+        if same_unit or other_unit:
+            return self._closest(asked, same_unit or other_unit)
+        return self._row_by_meaning(text, asked, sentences, answer_units)
+
+    def _row_by_meaning(self, text: str, asked: str, sentences: Sequence[tuple[int, str]], answer_units: set[str]) -> str:
+        """Where no table row shares a word of the question (it names the row in its own words: "driving-time
+        recordings from our trucks" over "Vehicle tachograph data | 2 years"), the row in the answer's unit
+        that a multilingual model finds closest to the question, when it is closer than the answer's own row
+        by ROW_MARGIN; "" otherwise, or without such a model."""
+        if self._sentence_scores is None:
+            return ""
+        rows = [(number, sentence) for number, sentence in sentences if "|" in sentence and gives_what_is_asked(sentence, asked)
+                and any(units_agree(answer_units, units - {""}) for units in figure_units(sentence).values())]
+        own = set(source_sentences(text, [sentence for _, sentence in sentences], self._terms)) & {s for _, s in rows}
+        if not own or len(rows) < 2:
+            return ""
+        scores = self._sentence_scores(asked, [sentence for _, sentence in rows])
+        if scores is None:
+            return ""
+        best = max(range(len(rows)), key=lambda i: scores[i])
+        own_best = max(scores[i] for i, (_, sentence) in enumerate(rows) if sentence in own)
+        if rows[best][1] in own or scores[best] - own_best < ROW_MARGIN:
+            return ""
+        return _quoted(rows[best][1], rows[best][0])
+
+    def _unit_restored(self, text: str, relevant: Sequence[Hit]) -> str:
+        """For a bare figure ("16 [1]") that the passages give with a unit ("16 hours of safety induction"): the
+        one sentence giving it, so that the answer says 16 of what; "" for any other answer, or when several
+        sentences give the figure."""
+        figure = CITATION.sub("", text).strip(" .。")
+        if not _BARE_FIGURE.fullmatch(figure):
+            return ""
+        value = figure.replace(",", "")
+        giving = {(n, sentence) for n, sentence in numbered_sentences(relevant)
+                  if (units := figure_units(sentence).get(value)) and "" not in units}
+        if len({sentence for _, sentence in giving}) != 1:
+            return ""
+        number_of_passage, sentence = min(giving)
+        return _quoted(sentence, number_of_passage)
+
+    def _alternatives_kept(self, text: str, relevant: Sequence[Hit]) -> str:
+        """For a reply of one figure ("18 months") whose one sentence gives another in the same unit ("18 months
+        from the date of installation or 24 months from the date of shipment, whichever ends first"): that
+        sentence, so that the alternative or condition is not lost; "" otherwise, or for a long sentence."""
+        reply = QUANTITY.fullmatch(CITATION.sub("", text).strip(" .。"))
+        if not reply or not reply.group(2):
+            return ""
+        value, unit = reply.group(1).replace(",", ""), reply.group(2).lower()
+        giving = {(n, sentence) for n, sentence in numbered_sentences(relevant) if unit in figure_units(sentence).get(value, ())}
+        if len({sentence for _, sentence in giving}) != 1:
+            return ""
+        number_of_passage, sentence = min(giving)
+        if len(sentence) > ALTERNATIVES_SENTENCE_CHARS:
+            return ""
+        figures = [(m.group(1).replace(",", ""), (m.group(2) or "").lower(), m.start(), m.end()) for m in QUANTITY.finditer(sentence)]
+        # Joined as alternatives or conditions ("… or 24 months …", "8 km/h, and 15 km/h on site roads"); not
+        # the fields of a spec list run together ("额定扬程：45 m 配套电机功率：55 kW … 汽蚀余量：3.8 m").
+        joined = any(_ALTERNATIVE.search(between) and not re.search(r"[:：]", between)
+                     for v, u, start, end in figures if v == value and u == unit
+                     for v2, u2, start2, end2 in figures if v2 != value and u2 == unit
+                     for between in [sentence[min(end, end2):max(start, start2)]])
+        return _quoted(sentence, number_of_passage) if joined else ""
+
+    def _names_alone(self, text: str, code: str) -> bool:
+        """Whether `text` names `code` and none of its siblings (E03, not E02 beside it)."""
+        found = self._codes_in(text)
+        return code in found and not any(c != code and code_family(c) == code_family(code) for c in found)
+
+    def _codes_in(self, text: str) -> list[str]:
+        # Codes written against Chinese text ("跳出E03，") are codes too.
+        return self._codes(_CJK_CHARS.sub(" ", text))
+
+    def _code_line(self, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a question about one code (a fault code, a part number) that a single line of the passages opens
+        with and explains ("F12 — insulation fault: … check the PV cables for moisture"): that line, or where the line
+        lists its siblings too (E01 … E02 … E03 …), the sentence naming the code alone; "" when the code is
+        named in more lines than one, or in many chunks of the KB (a product the whole manual is about)."""
+        codes = self._codes_in(asked)
+        if len(codes) != 1 or not self.answerability.specific_terms(codes):
+            return ""  # none, several, or a code most of the KB names (the product a manual is about)
+        code = codes[0]
+
+        def explains_it(text: str) -> bool:
+            # The code opens it, as in a fault list or a table ("F12 — …", "E03：…", "| E03 | …"); a title
+            # that names the product ("SunWave SW-5K Grid-Tie Inverter — Guide") explains nothing.
+            opening = re.sub(r"^[\s|*•·\-]+", "", text)[: len(code) + 2]
+            return self._names_alone(text, code) and code in self._codes_in(opening)
+
+        lines = [(number, line.strip()) for number, hit in enumerate(relevant, 1)
+                 for line in document_for_prompt(hit.chunk.text).split("\n") if len(line.strip()) <= CODE_LINE_CHARS]
+        naming = [(number, line) for number, line in lines if explains_it(line)] \
+            or [(number, sentence) for number, sentence in numbered_sentences(relevant) if explains_it(sentence)]
+        if len({line for _, line in naming}) != 1:
+            return ""
+        number, line = naming[0]
+        if line.startswith("#") or len(set(self._terms(line))) < 4 or not gives_what_is_asked(line, asked):
+            return ""  # a heading, the code alone, or not what is asked (a price, a figure)
+        return _quoted(line, number)
+
+    def _sibling_corrected(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """An answer read off a sibling's line (E02's "请尽快对电池充电" to a question about E03) becomes the
+        line of the code asked about; any other answer stays as it is."""
+        codes = self._codes_in(asked)
+        if len(codes) != 1:
+            return text  # most questions: nothing more to look at
+        contexts = [sentence for _, sentence in numbered_sentences(relevant)]
+        named = {c for s in source_sentences(text, contexts, self._terms) for c in self._codes_in(s)}
+        if codes[0] in named:
+            return text
+        if any(code_family(c) == code_family(codes[0]) for c in named):
+            return self._code_line(asked, relevant) or text
+        if any(len(code_family(c)) >= 2 for c in named):
+            # Another item's line (pump VX-40's repair, to a question about pump P-0207): the one sentence that
+            # names the code asked about, where it is rare in the KB. Product codes only (two letters or more):
+            # the "m3" of a unit (m³/h) names no item.
+            return self._sentence_naming(codes[0], asked, relevant) or text
+        return text
+
+    def _sentence_naming(self, code: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """The single passage sentence naming `code` (and no sibling of it), when few chunks name the code and
+        the sentence gives what is asked; "" otherwise."""
+        if not self.answerability.specific_terms([code]):
+            return ""
+        naming = {(number, sentence) for number, sentence in numbered_sentences(relevant) if self._names_alone(sentence, code)}
+        if len({sentence for _, sentence in naming}) != 1:
+            return ""
+        number, sentence = min(naming)
+        if sentence.startswith("#") or not gives_what_is_asked(sentence, asked):
+            return ""
+        return _quoted(sentence, number)
+
+    def _specific_terms(self, asked: str) -> set[str]:
+        return self.answerability.specific_terms(sorted(set(self._terms(asked)) - self._not_content(asked)))
+
+    def _closest(self, asked: str, candidates: Sequence[tuple[int, str, int]]) -> str:
+        """Of (passage number, sentence, specific terms shared) candidates, the sentence closest in meaning to
+        the question (`sentence_scores`; else the one sharing most terms), with its number; "" for none."""
+        if not candidates:
+            return ""
+        scores = self._sentence_scores(asked, [sentence for _, sentence, _ in candidates]) if self._sentence_scores else None
+        ranking = scores if scores is not None else [shared for _, _, shared in candidates]
+        number, sentence, _ = candidates[max(range(len(candidates)), key=lambda i: ranking[i])]
+        return _quoted(sentence, number)
+
+    def _not_content(self, asked: str) -> frozenset[str]:
+        """Terms of the question a quote need not share: filler words, and its codes and names (the passage
+        is already about them)."""
+        return frozenset(self._filler | set(self._codes(asked)) | {t for name in self._names(asked) for t in self._terms(name)})
+
+    def _quote_answering(self, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a model that answered with a figure the passages do not give, or of the wrong kind: the passage
+        sentence that answers the question, with its number; "" when none does. A 0.5B model writes "1.1 米"
+        over "安全通道宽度不得小于 1.2 米", "三年" over "维修记录保存两年": the sentence is the answer it meant.
+
+        First the sentence holding at least QUOTE_COVERAGE of the question's content words; for a question in
+        the user's own words (it shares few words with the passages), the sentence a multilingual model finds
+        closest to it among those of the kind asked (`_closest_sentence`)."""
+        covering = self._covering_sentence(asked, relevant)
+        return f"{covering[1]} [{covering[0]}]" if covering else self._closest_sentence(asked, relevant)
+
+    def _covering_sentence(self, asked: str, relevant: Sequence[Hit]) -> tuple[int, str] | None:
+        """The passage sentence holding at least QUOTE_COVERAGE of the question's content words, with its
+        passage's number; None when none does."""
+        ignore = self._not_content(asked)
+        wanted = set(self._terms(asked)) - ignore
+        if not wanted:
+            return None
+        best, best_share = None, 0.0
+        for number, hit in enumerate(relevant, 1):
+            quote = quote_for(asked, hit.chunk.text, self._terms, ignore)
+            share = len(wanted & set(self._terms(quote))) / len(wanted) if quote else 0.0
+            if share > best_share:
+                best, best_share = (number, quote), share
+        return best if best_share >= QUOTE_COVERAGE else None
+
+    def _sentence_asked(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """For an answer taken from a sentence sharing no specific term of the question ("Once a year", the
+        refresher training's, to "How often do forklift drivers renew their internal forklift licence?"): the
+        sentence holding QUOTE_COVERAGE of the question's content words, where it gives what is asked ("Forklift
+        drivers renew their internal forklift licence every 3 years"); "" otherwise."""
+        specific = self._specific_terms(asked)
+        if not specific:
+            return ""
+        own = source_sentences(text, [sentence for _, sentence in numbered_sentences(relevant)], self._terms)
+        if any(specific & set(self._terms(sentence)) for sentence in own):
+            return ""
+        covering = self._covering_sentence(asked, relevant)
+        if covering is None or covering[1] in own or not gives_what_is_asked(covering[1], asked):
+            return ""
+        return _quoted(covering[1], covering[0])
+
+    def _grounds(self, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a yes or a no to a yes-no question: the passage sentence it rests on, one that shares a specific term
+        of the question and says whether (禁止携带电动自行车…进入电梯轿厢, "Cooling | Natural convection (no
+        fan)"), closest in meaning to the question; "" when none does."""
+        specific = self._specific_terms(asked)
+        candidates = []
+        for number, sentence in numbered_sentences(relevant):
+            sentence_terms = set(self._terms(sentence))
+            shared = len(outermost_terms(specific & sentence_terms))
+            if shared and len(sentence_terms) > shared + 1 and not sentence.startswith("#") and _POLARITY.search(sentence):
+                candidates.append((number, sentence, shared))
+        return self._closest(asked, candidates)
+
+    def _closest_sentence(self, asked: str, relevant: Sequence[Hit]) -> str:
+        """The passage sentence closest in meaning to the question (`sentence_scores`; else the one sharing
+        most of its terms), among those that give what it asks for (a figure for how many or how long, money
+        for a price, a unit of the quantity asked) and share at least MIN_SPECIFIC_SHARED of its specific
+        terms. The subject the KB shares (电动自行车, 小区) does not count: a near-miss ("小区里骑行的限速")
+        shares only that with its passages, an answerable question in other words ("维修记录得留存几年" over
+        "维修记录，保存期限不少于两年") shares what it asks about. "" when no sentence qualifies."""
+        specific = self._specific_terms(asked)
+        # Chinese character pairs too: where the segmenter cut the question's words differently from the
+        # sentence's (批下来的那张许可能用 -> 张许 / 可能, over 动火作业许可证), a rare pair is still shared.
+        pairs = self.answerability.specific_pairs(self.answerability.character_pairs(asked))
+        if shared_places(asked, specific, pairs) < MIN_SPECIFIC_SHARED:
+            return ""
+        candidates = []
+        for number, sentence in numbered_sentences(relevant):
+            sentence_terms = set(self._terms(sentence))
+            shared_pairs = pairs & self.answerability.character_pairs(sentence) if pairs else set()
+            shared = shared_places(asked, specific & sentence_terms, shared_pairs)
+            # A heading ("## Warranty coverage") names a subject; it answers nothing.
+            if shared >= MIN_SPECIFIC_SHARED and len(sentence_terms) > shared + 1 and not sentence.startswith("#") \
+                    and gives_what_is_asked(sentence, asked):
+                candidates.append((number, sentence, shared))
+        return self._closest(asked, candidates)
+
+
+def _bare_polar(text: str) -> bool:
+    """A reply that is a yes or a no and nothing the passages could check: "不能", "No [1]", or "No, … The
+    knowledge base does not contain an answer to this question."""
+    polar = _POLAR_REPLY.match(text)
+    if not polar:
+        return False
+    rest = CITATION.sub("", text[polar.end():]).strip(" .。!！")
+    return not rest or is_refusal(rest)
+
+
+def _quoted(sentence: str, number: int) -> str:
+    """A passage sentence standing in for an answer, cited; a table row without its outer bars, a list item
+    without its bullet."""
+    return f"{_BULLET.sub('', sentence).strip('| ').rstrip(';；,，:：')} [{number}]"
