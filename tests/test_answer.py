@@ -392,6 +392,29 @@ def test_a_refusal_in_the_uncertain_band_gives_way_to_the_sentence_that_answers(
     assert kb.ask(asked_in_its_words).refused  # confident: the model's refusal stands
 
 
+def test_an_uncertain_answer_cites_only_the_passages_that_give_its_figures(make_kb, sample_copy):
+    question = "How often do the VX-40's membranes need changing?"  # uncertain: in other words than the manual's
+    kb = make_kb(chat_model=EchoChatModel("Every 5,000 operating hours or 12 months [1][2][3]"))
+    kb.ingest([sample_copy])
+    decision = kb.answerability().decide(question, kb.search(question, 5))
+    assert not decision.confident and len(decision.kept) >= 3
+    giving = [n for n, hit in enumerate(decision.kept[:3], 1) if "12 months" in hit.chunk.text and "5,000" in hit.chunk.text]
+    assert giving and len(giving) < 3
+    answer = kb.ask(question)
+    assert answer.text == "Every 5,000 operating hours or 12 months " + "".join(f"[{n}]" for n in giving)
+    assert [s.number for s in answer.cited_sources] == giving
+
+
+def test_citations_are_kept_where_each_may_back_its_own_part():
+    from rag.answer.checks import citing_what_gives_its_figures
+
+    passages = ["The self-test takes 60 seconds.", "Then it starts exporting power."]
+    assert citing_what_gives_its_figures("It tests itself for 60 seconds [1], then starts exporting [2].", passages) \
+        == "It tests itself for 60 seconds [1], then starts exporting [2]."
+    assert citing_what_gives_its_figures("约 60 秒 [2][1]。", passages) == "约 60 秒 [1]。"
+    assert citing_what_gives_its_figures("PTFE [1][2]", passages) == "PTFE [1][2]"  # no figure to go by
+
+
 def test_unknown_answer_sentence_model_is_a_config_error():
     from rag.errors import ConfigError
     from rag.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Iterator, Sequence
 
-from rag.answer.checks import CITATION, attribute, is_grounded, is_refusal, is_supported
+from rag.answer.checks import CITATION, attribute, citing_what_gives_its_figures, is_grounded, is_refusal, is_supported
 from rag.answer.result import Answer, AnswerStream, cited_sources_of
 from rag.answer.stand_ins import Relatedness, SentenceScores, StandIns
 from rag.answerable import AnswerabilityCheck
@@ -111,7 +111,8 @@ class Answerer:
         text = self._stand_ins.corrected(text, asked, relevant, contexts, confident=False)
         if not text or (not is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes)):
             text = refusal_for(question)
-        yield text
+        # Nothing is shown before this point, so citations of passages that do not give the figures can go.
+        yield citing_what_gives_its_figures(text, contexts)
 
     def ask(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
             standalone: str | None = None, query: str | None = None) -> Answer:

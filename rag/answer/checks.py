@@ -12,6 +12,8 @@ from rag.sanitize import document_for_prompt
 from rag.text import chinese_numbers_as_digits, code_family, english_numbers_as_digits
 
 CITATION = re.compile(r"\[(\d{1,3})\]")
+# An answer, then one group of citations at its end ("6 months [1][3][4]", "… 72 hours [1][2]。").
+_TRAILING_CITATIONS = re.compile(r"(.*?)\s*((?:\[\d{1,3}\]\s*)+)([.。]?)\s*", re.DOTALL)
 
 
 _SAYS_NOT_FOUND = re.compile(
@@ -212,6 +214,23 @@ def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bo
         elif not units_agree(units - {""}, known):
             return False
     return True
+
+
+def citing_what_gives_its_figures(answer: str, contexts: Sequence[str]) -> str:
+    """The answer without its citations of passages that do not give its figures ("6 months [1][3][4]", where
+    only [1] says 6 months: "6 months [1]"); as it is when it has no figure, when its citations are not one group
+    at its end (each may then back its own part), or when no cited passage gives all its figures."""
+    trailing = _TRAILING_CITATIONS.fullmatch(answer)
+    if not trailing or CITATION.search(trailing.group(1)):
+        return answer
+    body = trailing.group(1)
+    cited = [int(n) for n in CITATION.findall(trailing.group(2))]
+    if len(set(cited)) < 2 or not figure_units(body) or not all(0 < n <= len(contexts) for n in cited):
+        return answer
+    giving = [n for n in dict.fromkeys(cited) if figures_supported(body, "", [contexts[n - 1]])]
+    if not giving or len(giving) == len(set(cited)):
+        return answer
+    return f"{body} " + "".join(f"[{n}]" for n in giving) + trailing.group(3)
 
 
 def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
