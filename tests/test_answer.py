@@ -408,11 +408,15 @@ def test_an_uncertain_answer_cites_only_the_passages_that_give_its_figures(make_
 def test_citations_are_kept_where_each_may_back_its_own_part():
     from rag.answer.checks import citing_what_gives_its_figures
 
-    passages = ["The self-test takes 60 seconds.", "Then it starts exporting power."]
-    assert citing_what_gives_its_figures("It tests itself for 60 seconds [1], then starts exporting [2].", passages) \
+    def cited(answer: str, passages: list[str], question: str = "How long does the self-test take?") -> str:
+        return citing_what_gives_its_figures(answer, question, passages, lambda t: t.lower().replace("-", " ").split())
+
+    passages = ["The self-test takes 60 seconds.", "Then it starts exporting power.", "Keep logs for 60 seconds."]
+    assert cited("It tests itself for 60 seconds [1], then starts exporting [2].", passages) \
         == "It tests itself for 60 seconds [1], then starts exporting [2]."
-    assert citing_what_gives_its_figures("约 60 秒 [2][1]。", passages) == "约 60 秒 [1]。"
-    assert citing_what_gives_its_figures("PTFE [1][2]", passages) == "PTFE [1][2]"  # no figure to go by
+    assert cited("60 seconds [2][1][3].", passages) == "60 seconds [1]."  # [3] gives 60 seconds of something else
+    assert cited("约 60 秒 [2][1]。", passages, "自检 self test 要多久？") == "约 60 秒 [1]。"
+    assert cited("PTFE [1][2]", passages) == "PTFE [1][2]"  # no figure to go by
 
 
 def test_unknown_answer_sentence_model_is_a_config_error():

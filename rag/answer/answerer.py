@@ -112,7 +112,7 @@ class Answerer:
         if not text or (not is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes)):
             text = refusal_for(question)
         # Nothing is shown before this point, so citations of passages that do not give the figures can go.
-        yield citing_what_gives_its_figures(text, contexts)
+        yield citing_what_gives_its_figures(text, asked, contexts, self._terms, self._filler)
 
     def ask(self, question: str, k: int | None = None, history: Sequence[PriorTurn] = (),
             standalone: str | None = None, query: str | None = None) -> Answer:

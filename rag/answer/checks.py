@@ -216,19 +216,26 @@ def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bo
     return True
 
 
-def citing_what_gives_its_figures(answer: str, contexts: Sequence[str]) -> str:
-    """The answer without its citations of passages that do not give its figures ("6 months [1][3][4]", where
-    only [1] says 6 months: "6 months [1]"); as it is when it has no figure, when its citations are not one group
-    at its end (each may then back its own part), or when no cited passage gives all its figures."""
+def citing_what_gives_its_figures(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
+                                  filler: frozenset[str] = frozenset()) -> str:
+    """The answer without its citations of passages that do not give its figures in a sentence about the question
+    ("6 months [1][3][4]", where [1] says to clean the fins every six months and [3] and [4] hold a retention
+    table's "6 months": "6 months [1]"). As it is when it has no figure, when its citations are not one group at
+    its end (each may then back its own part), or when no cited passage gives its figures so."""
     trailing = _TRAILING_CITATIONS.fullmatch(answer)
     if not trailing or CITATION.search(trailing.group(1)):
         return answer
     body = trailing.group(1)
-    cited = [int(n) for n in CITATION.findall(trailing.group(2))]
-    if len(set(cited)) < 2 or not figure_units(body) or not all(0 < n <= len(contexts) for n in cited):
+    cited = list(dict.fromkeys(int(n) for n in CITATION.findall(trailing.group(2))))
+    if len(cited) < 2 or not figure_units(body) or not all(0 < n <= len(contexts) for n in cited):
         return answer
-    giving = [n for n in dict.fromkeys(cited) if figures_supported(body, "", [contexts[n - 1]])]
-    if not giving or len(giving) == len(set(cited)):
+    wanted = set(terms(question)) - filler
+
+    def gives(context: str) -> bool:
+        return any(figures_supported(body, "", [s]) and wanted & set(terms(s)) for s in passage_sentences(context))
+
+    giving = [n for n in cited if gives(contexts[n - 1])]
+    if not giving or len(giving) == len(cited):
         return answer
     return f"{body} " + "".join(f"[{n}]" for n in giving) + trailing.group(3)
 
