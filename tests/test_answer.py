@@ -405,6 +405,21 @@ def test_an_uncertain_answer_cites_only_the_passages_that_give_its_figures(make_
     assert [s.number for s in answer.cited_sources] == giving
 
 
+def test_citations_added_for_the_model_are_of_passages_giving_its_figures(make_kb, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "filters.md").write_text("# XR-9 fan filter\n\nClean the fan filter of the XR-9 cabinet every 6 months.\n", encoding="utf-8")
+    (docs / "spares.md").write_text("# XR-9 fan filter spares\n\nSpare fan filters for the XR-9 cabinet are kept at the depot. "
+                                    "A back order arrives within 6 months.\n", encoding="utf-8")
+    # Both passages over the threshold, both holding "6" and "months"; the model cites neither.
+    kb = make_kb(chat_model=EchoChatModel("6 months"), score_threshold=0.4)
+    kb.ingest([docs])
+    question = "How often should the XR-9 fan filter be cleaned?"
+    assert len(kb.answerability().decide(question, kb.search(question, 5)).kept) == 2
+    answer = kb.ask(question)
+    assert [s.source.endswith("filters.md") for s in answer.cited_sources] == [True], answer
+
+
 def test_citations_are_kept_where_each_may_back_its_own_part():
     from rag.answer.checks import citing_what_gives_its_figures
 

@@ -100,7 +100,10 @@ class Answerer:
             if not cited:
                 cited = attribute(text, [h.chunk.text for h in relevant], self._terms)
                 if cited:
-                    text = f"{text} " + "".join(f"[{n}]" for n in sorted(cited))
+                    # Added after the answer was shown, so only those giving its figures need be added.
+                    text = citing_what_gives_its_figures(f"{text} " + "".join(f"[{n}]" for n in sorted(cited)), asked,
+                                                         contexts, self._terms, self._filler)
+                    cited = {int(n) for n in CITATION.findall(text)}
             return Answer(question, text, cited_sources_of(cited, relevant), False, timings, standalone_question=standalone)
 
         return AnswerStream(pieces, finish)
