@@ -219,8 +219,8 @@ def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bo
 def citing_what_gives_its_figures(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
                                   filler: frozenset[str] = frozenset()) -> str:
     """The answer without its citations of passages that do not give its figures in a sentence about the question
-    ("6 months [1][3][4]", where [1] says to clean the fins every six months and [3] and [4] hold a retention
-    table's "6 months": "6 months [1]"). As it is when it has no figure, when its citations are not one group at
+    ("6 months [1][3][4]", where [1] says to clean the fins every six months and [3] and [4] only hold a "6" and a
+    "months" elsewhere: "6 months [1]"). As it is when it has no figure, when its citations are not one group at
     its end (each may then back its own part), or when no cited passage gives its figures so."""
     trailing = _TRAILING_CITATIONS.fullmatch(answer)
     if not trailing or CITATION.search(trailing.group(1)):
