@@ -161,7 +161,8 @@ class StandIns:
         if not specific or not answer_units:
             return ""
         sentences = numbered_sentences(relevant)
-        if any(specific & set(self._terms(s)) for s in source_sentences(text, [s for _, s in sentences], self._terms)):
+        own = self._sentences_off_the_question(text, specific, sentences)
+        if own is None:
             return ""
         same_unit, other_unit = [], []
         for number, sentence in sentences:
@@ -174,9 +175,16 @@ class StandIns:
                 other_unit.append((number, sentence, len(shared_terms)))
         if same_unit or other_unit:
             return self._closest(asked, same_unit or other_unit)
-        return self._row_by_meaning(text, asked, sentences, answer_units)
+        return self._row_by_meaning(asked, sentences, own, answer_units)
 
-    def _row_by_meaning(self, text: str, asked: str, sentences: Sequence[tuple[int, str]], answer_units: set[str]) -> str:
+    def _sentences_off_the_question(self, text: str, specific: set[str], sentences: Sequence[tuple[int, str]]) -> list[str] | None:
+        """The passage sentences the answer comes from, when none of them holds a specific term of the question
+        (it was read off another row or sentence); None when one does."""
+        own = source_sentences(text, [sentence for _, sentence in sentences], self._terms)
+        return None if any(specific & set(self._terms(sentence)) for sentence in own) else own
+
+    def _row_by_meaning(self, asked: str, sentences: Sequence[tuple[int, str]], answer_sentences: Sequence[str],
+                        answer_units: set[str]) -> str:
         """Where no table row shares a word of the question (it names the row in its own words: "driving-time
         recordings from our trucks" over "Vehicle tachograph data | 2 years"), the row in the answer's unit
         that a multilingual model finds closest to the question, when it is closer than the answer's own row
@@ -185,7 +193,7 @@ class StandIns:
             return ""
         rows = [(number, sentence) for number, sentence in sentences if "|" in sentence and gives_what_is_asked(sentence, asked)
                 and any(units_agree(answer_units, units - {""}) for units in figure_units(sentence).values())]
-        own = set(source_sentences(text, [sentence for _, sentence in sentences], self._terms)) & {s for _, s in rows}
+        own = set(answer_sentences) & {s for _, s in rows}
         if not own or len(rows) < 2:
             return ""
         scores = self._sentence_scores(asked, [sentence for _, sentence in rows])
@@ -204,13 +212,8 @@ class StandIns:
         figure = CITATION.sub("", text).strip(" .。")
         if not _BARE_FIGURE.fullmatch(figure):
             return ""
-        value = figure.replace(",", "")
-        giving = {(n, sentence) for n, sentence in numbered_sentences(relevant)
-                  if (units := figure_units(sentence).get(value)) and "" not in units}
-        if len({sentence for _, sentence in giving}) != 1:
-            return ""
-        number_of_passage, sentence = min(giving)
-        return _quoted(sentence, number_of_passage)
+        giving = _the_one_sentence_giving(figure.replace(",", ""), relevant, lambda units: "" not in units)
+        return _quoted(giving[1], giving[0]) if giving else ""
 
     def _alternatives_kept(self, text: str, relevant: Sequence[Hit]) -> str:
         """For a reply of one figure ("18 months") whose one sentence gives another in the same unit ("18 months
@@ -220,10 +223,10 @@ class StandIns:
         if not reply or not reply.group(2):
             return ""
         value, unit = reply.group(1).replace(",", ""), reply.group(2).lower()
-        giving = {(n, sentence) for n, sentence in numbered_sentences(relevant) if unit in figure_units(sentence).get(value, ())}
-        if len({sentence for _, sentence in giving}) != 1:
+        giving = _the_one_sentence_giving(value, relevant, lambda units: unit in units)
+        if giving is None:
             return ""
-        number_of_passage, sentence = min(giving)
+        number_of_passage, sentence = giving
         if len(sentence) > ALTERNATIVES_SENTENCE_CHARS:
             return ""
         figures = [(m.group(1).replace(",", ""), (m.group(2) or "").lower(), m.start(), m.end()) for m in QUANTITY.finditer(sentence)]
@@ -353,10 +356,8 @@ class StandIns:
         sentence holding QUOTE_COVERAGE of the question's content words, where it gives what is asked ("Forklift
         drivers renew their internal forklift licence every 3 years"); "" otherwise."""
         specific = self._specific_terms(asked)
-        if not specific:
-            return ""
-        own = source_sentences(text, [sentence for _, sentence in numbered_sentences(relevant)], self._terms)
-        if any(specific & set(self._terms(sentence)) for sentence in own):
+        own = self._sentences_off_the_question(text, specific, numbered_sentences(relevant)) if specific else None
+        if own is None:
             return ""
         covering = self._covering_sentence(asked, relevant)
         if covering is None or covering[1] in own or not gives_what_is_asked(covering[1], asked):
@@ -409,6 +410,14 @@ def _bare_polar(text: str) -> bool:
         return False
     rest = CITATION.sub("", text[polar.end():]).strip(" .。!！")
     return not rest or is_refusal(rest)
+
+
+def _the_one_sentence_giving(value: str, relevant: Sequence[Hit], accepts: Callable[[set[str]], bool]) -> tuple[int, str] | None:
+    """(passage number, sentence) of the one passage sentence giving the figure `value` with units `accepts`
+    accepts; None when no sentence or several do."""
+    giving = {(n, sentence) for n, sentence in numbered_sentences(relevant)
+              if (units := figure_units(sentence).get(value)) and accepts(units)}
+    return min(giving) if len({sentence for _, sentence in giving}) == 1 else None
 
 
 def _quoted(sentence: str, number: int) -> str:
