@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ingest.pdf_text import clean_pdf_pages
 from ingest.types import Page
 from rag.errors import DocumentLoadError
 
@@ -212,13 +213,14 @@ def load_pdf(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
             raise DocumentLoadError(str(path), f"encrypted PDF that cannot be opened ({type(exc).__name__}: {exc})") from exc
         if not opened:
             raise DocumentLoadError(str(path), "encrypted PDF: a password is required")
-    pages, chars = [], 0
-    for number, page in enumerate(reader.pages, 1):
+    texts, chars = [], 0
+    for page in reader.pages:
         text = page.extract_text() or ""
         chars += len(text)
         if chars > limits.max_chars:
             raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
-        pages.append(Page(text, number=number))
+        texts.append(text)
+    pages = [Page(text, number=number) for number, text in enumerate(clean_pdf_pages(texts), 1)]
     if not any(p.text.strip() for p in pages):
         raise DocumentLoadError(str(path), "PDF has no extractable text (a scanned PDF needs OCR, which is not supported)")
     return pages

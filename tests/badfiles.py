@@ -56,14 +56,8 @@ def docx_empty_paragraph_bomb(paragraphs: int = 3_000_000) -> bytes:
     return docx_with_document_xml(xml)
 
 
-def pdf_unknown_filter() -> bytes:
-    """A one-page PDF whose content stream uses a filter no reader implements."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents [4 0 R] /Resources << >> >>",
-        b"<< /Length 10 /Filter /FooDecode >>\nstream\n0123456789\nendstream",
-    ]
+def _pdf(objects: list[bytes]) -> bytes:
+    """A PDF of these objects (numbered from 1; the first is the catalog), with its cross-reference table."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
@@ -76,6 +70,46 @@ def pdf_unknown_filter() -> bytes:
         out.write(b"%010d 00000 n \n" % offset)
     out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
     return out.getvalue()
+
+
+def pdf_unknown_filter() -> bytes:
+    """A one-page PDF whose content stream uses a filter no reader implements."""
+    return _pdf([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents [4 0 R] /Resources << >> >>",
+        b"<< /Length 10 /Filter /FooDecode >>\nstream\n0123456789\nendstream",
+    ])
+
+
+def text_pdf(pages: list[list[tuple[int, int, str]]]) -> bytes:
+    """A PDF whose pages show these (x, y, text) lines: ASCII in Helvetica, other text in the standard
+    Chinese font STSong-Light (not embedded; its UCS-2 encoding lets a reader extract the text)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"",  # the page tree, once the pages are numbered
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H /DescendantFonts [5 0 R] >>",
+        b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light"
+        b" /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> >>",
+    ]
+    page_numbers = []
+    for lines in pages:
+        operations = []
+        for x, y, text in lines:
+            if text.isascii():
+                literal = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+                operations.append(f"BT /F1 10 Tf {x} {y} Td ({literal}) Tj ET")
+            else:
+                operations.append(f"BT /F2 10 Tf {x} {y} Td <{text.encode('utf-16-be').hex()}> Tj ET")
+        stream = "\n".join(operations).encode("ascii")
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 420 595] /Contents %d 0 R"
+                       b" /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> >>" % len(objects))
+        page_numbers.append(len(objects))
+    objects[1] = (b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % n for n in page_numbers)
+                  + b"] /Count %d >>" % len(page_numbers))
+    return _pdf(objects)
 
 
 def pdf_encrypted(user_password: str, algorithm: str = "AES-256") -> bytes:
