@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ingest.pdf_text import clean_pdf_pages
+from ingest.pdf_text import clean_pdf_pages, is_two_column
 from ingest.types import Page
 from rag.errors import DocumentLoadError
 
@@ -215,7 +215,7 @@ def load_pdf(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
             raise DocumentLoadError(str(path), "encrypted PDF: a password is required")
     texts, chars = [], 0
     for page in reader.pages:
-        text = page.extract_text() or ""
+        text = _page_text(page)
         chars += len(text)
         if chars > limits.max_chars:
             raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
@@ -224,6 +224,18 @@ def load_pdf(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     if not any(p.text.strip() for p in pages):
         raise DocumentLoadError(str(path), "PDF has no extractable text (a scanned PDF needs OCR, which is not supported)")
     return pages
+
+
+def _page_text(page) -> str:
+    """The page's text laid out as on the page (table cells apart, blank lines between paragraphs), which
+    `clean_pdf_pages` reads; the plain text where the page sets prose in two columns or layout fails."""
+    try:
+        layout = page.extract_text(extraction_mode="layout")
+    except Exception:  # layout mode is younger than plain extraction; a page it cannot lay out is still read
+        layout = ""
+    if layout.strip() and not is_two_column(layout):
+        return layout
+    return page.extract_text() or ""
 
 
 def check_zip(path: Path, data: bytes, limits: LoadLimits) -> None:

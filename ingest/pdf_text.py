@@ -1,11 +1,14 @@
 """A PDF's extracted text made into the text its author wrote: running headers, footers and page numbers
-dropped, lines that the page width wrapped joined again.
+dropped, lines that the page width wrapped joined again, table rows' cells separated.
 
-A PDF holds positioned lines, not paragraphs. Left as extracted, a Chinese word broken at a line end
-("柜\\n体背面", "有限质\\n保") is two words to the keyword index and the sentence splitter, and a footer
+A PDF holds positioned lines, not paragraphs or tables. Left as extracted, a Chinese word broken at a line
+end ("柜\\n体背面", "有限质\\n保") is two words to the keyword index and the sentence splitter; a footer
 ("储能电池柜 ES-10 说明书 — 3 —") sits in every page's last chunk, where it matches every question about the
-product. Only what the page layout added is undone: a table row (its cells separated by spaces) and a
-line that ends a sentence keep their line break.
+product; and a table row is its cells run together ("Vehicle tachograph data 2 years recording date"), or
+split over lines where a cell wrapped. The input is pypdf's layout text, which keeps the page's spacing:
+a gap of CELL_GAP spaces separates cells, and a blank line separates paragraphs. The output writes a row
+as "cell | cell", like the HTML and DOCX loaders, so that the answer's checks read rows the same way
+whatever the format.
 """
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ RUNNING_SHARE = 0.6
 FULL_LINE_SHARE = 0.8
 # Lines shorter than this many display columns say nothing about the page's line width.
 MIN_MEASURED_WIDTH = 8
+# Spaces in a layout line that separate two table cells (words of a justified line are 1 or 2 apart).
+CELL_GAP = 3
+# Each half of a two-column page's line is at least this wide; table cells are mostly narrower.
+TWO_COLUMN_MIN_WIDTH = 20
 
 # A line that starts a numbered or bulleted item, an article or a heading starts a new paragraph.
 _ITEM_START = re.compile(
@@ -33,6 +40,7 @@ _ITEM_START = re.compile(
     r"|[一二三四五六七八九十]{1,3}、"
     r"|第[一二三四五六七八九十百零〇\d]{1,5}[条章节款编部分])"
 )
+_CELL = re.compile(r"\S+(?: {1,%d}\S+)*" % (CELL_GAP - 1))
 _CJK_SPACE_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]\s+[\u3400-\u9fff\uf900-\ufaff]")
 _NUMBERED_CHINESE_HEADING = re.compile(r"^\d{1,3}(?:\.\d{1,3})*\s+[\u3400-\u9fff]")
 _HYPHENATED_END = re.compile(r"([A-Za-z]+)-$")
@@ -124,28 +132,99 @@ def _joined(line: str, following: str, full_width: float, words: set[str]) -> st
     return None
 
 
-def _reflowed(lines: list[str], words: set[str]) -> str:
-    """The page's lines with the wrapped ones joined; a line its author ended (short, or ending a sentence)
-    is a paragraph of its own (a blank line after it), so that a heading is not read as part of the sentence
-    below it. A full line that could not be joined keeps a single line break."""
-    full_width = _full_width(lines)
-    out: list[str] = []
+def _cells(line: str) -> list[tuple[int, str]]:
+    """(column, text) of each run of text in a layout line; a gap of CELL_GAP spaces or more separates two."""
+    return [(m.start(), m.group()) for m in _CELL.finditer(line)]
+
+
+def is_two_column(layout_text: str) -> bool:
+    """Whether a page's layout text sets prose in two columns side by side (each line a sentence's part on
+    the left and another's on the right): such a page is read column by column from the plain text instead."""
+    lines = [line for line in layout_text.splitlines() if line.strip()]
+    wide_pairs = sum(1 for line in lines if len(cells := _cells(line)) == 2
+                     and all(_display_width(text) >= TWO_COLUMN_MIN_WIDTH for _, text in cells))
+    return len(lines) >= 5 and wide_pairs >= 0.5 * len(lines)
+
+
+def _rows_and_lines(lines: list[str]) -> list[tuple[str, bool]]:
+    """(text, is a table row) per line, blank lines kept as (""): a layout line with cells becomes one row
+    ("Weight | 16.5 kg"), and the lines a wrapped cell runs on to ("Rated AC output | 5,000 W" over "power")
+    are put back in their cells; other lines lose the layout's spacing."""
+    out: list[tuple[str, bool]] = []
+    row: list[tuple[int, str]] | None = None  # the table row being read: (column, cell text)
     for line in lines:
-        if out:
-            joined = _joined(out[-1], line, full_width, words)
-            if joined is not None:
-                out[-1] = joined
+        cells = _cells(line)
+        if not cells:
+            if row is not None:
+                out.append((" | ".join(text for _, text in row), True))
+                row = None
+            out.append(("", False))
+            continue
+        # A wrapped cell's next line has fewer cells than the row, or goes on in lower case in each.
+        continues_row = row is not None and (len(cells) < len(row) or (
+            len(cells) <= len(row) and all(text[0].islower() for _, text in cells)))
+        if len(cells) >= 2 or continues_row:
+            if continues_row:
+                for column, text in cells:  # a wrapped cell's next line: into the nearest column's cell
+                    nearest = min(range(len(row)), key=lambda i: abs(row[i][0] - column))
+                    row[nearest] = (row[nearest][0], _joined_cell(row[nearest][1], text))
                 continue
-        out.append(line.rstrip())
-    out = [line for line in out if line.strip()]
-    text = ""
-    for line, following in zip(out, out[1:] + [""]):
-        text += line + ("" if not following else "\n\n" if _ended_by_its_author(line, full_width) else "\n")
-    return text
+            if row is not None:
+                out.append((" | ".join(text for _, text in row), True))
+            row = cells
+            continue
+        if row is not None:
+            out.append((" | ".join(text for _, text in row), True))
+            row = None
+        out.append((re.sub(r"\s+", " ", line).strip(), False))
+    if row is not None:
+        out.append((" | ".join(text for _, text in row), True))
+    return out
+
+
+def _joined_cell(text: str, more: str) -> str:
+    both_cjk = text and _is_cjk_ideograph(text[-1]) and _is_cjk_ideograph(more[0])
+    return text + ("" if both_cjk else " ") + more
+
+
+def _reflowed(lines: list[str], words: set[str]) -> str:
+    """The page's lines with the wrapped ones joined and table rows' cells separated by " | ". A line its
+    author ended (short, ending a sentence, before a blank line) ends a paragraph (a blank line after it),
+    so that a heading is not read as part of the sentence below it; rows of one table are a line apart. A
+    full line that could not be joined keeps a single line break."""
+    entries = _rows_and_lines(lines)
+    full_width = _full_width([text for text, is_row in entries if not is_row])
+    out: list[tuple[str, bool, bool]] = []  # (text, is a row, a blank line before it)
+    blank = False
+    for text, is_row in entries:
+        if not text:
+            blank = True
+            continue
+        if out and not blank and not is_row and not out[-1][1]:
+            joined = _joined(out[-1][0], text, full_width, words)
+            if joined is not None:
+                out[-1] = (joined, False, out[-1][2])
+                continue
+        out.append((text, is_row, blank))
+        blank = False
+    page = ""
+    for i, (text, is_row, blank_before) in enumerate(out):
+        if i:
+            previous, previous_is_row = out[i - 1][0], out[i - 1][1]
+            if blank_before or is_row != previous_is_row:
+                page += "\n\n"
+            elif is_row:
+                page += "\n"
+            else:
+                page += "\n\n" if _ended_by_its_author(previous, full_width) else "\n"
+        page += text
+    return page
 
 
 def clean_pdf_pages(texts: Sequence[str]) -> list[str]:
-    """Each page's text without the running headers and footers, its wrapped lines joined."""
+    """Each page's text without the running headers and footers, its wrapped lines joined and its table rows'
+    cells separated. `texts`: each page's text as pypdf's layout mode extracts it (or its plain mode, which
+    gives no cells)."""
     pages = [text.replace("\r\n", "\n").replace("\r", "\n").split("\n") for text in texts]
     running = _running_lines(pages)
     words = {w.lower() for text in texts for w in _WORD.findall(text)}

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from ingest.load import load_document
-from ingest.pdf_text import clean_pdf_pages
+from ingest.pdf_text import clean_pdf_pages, is_two_column
 from tests.badfiles import text_pdf
 
 CHINESE_PAGE = (
@@ -72,3 +72,54 @@ def test_load_pdf_gives_the_cleaned_text(tmp_path: Path):
     assert [p.number for p in pages] == [1, 2]
     assert pages[0].text == "Keep at least 50 cm of free space above and below the unit so that heat can escape.\n\nInstallation"
     assert pages[1].text == "电池柜应落地安装在平整、能承受其重量的地面上，柜体背面与墙面的距离不小于30 cm。\n\n维护"
+
+
+RETENTION_TABLE = (
+    "Record type                      Retention       Starts from\n"
+    "                                 period\n"
+    "Accounting records,              7 years         end of the\n"
+    "invoices, tax returns                            financial year\n"
+    "Vehicle tachograph data          2 years         recording date\n"
+    "\n"
+    "CCTV footage that shows an incident is kept until the investigation is closed.\n"
+)
+
+
+def test_layout_table_rows_get_their_cells_back():
+    page = clean_pdf_pages([RETENTION_TABLE])[0]
+    assert page.split("\n") == [
+        "Record type | Retention period | Starts from",
+        "Accounting records, invoices, tax returns | 7 years | end of the financial year",
+        "Vehicle tachograph data | 2 years | recording date",
+        "",
+        "CCTV footage that shows an incident is kept until the investigation is closed.",
+    ]
+
+
+def test_a_cell_wrapped_in_lower_case_or_in_chinese_stays_in_its_row():
+    specs = ("Operating              −25 °C to +60 °C (output derated\n"
+             "temperature            above 45 °C)\n"
+             "Cooling                Natural convection, no fan\n")
+    assert clean_pdf_pages([specs])[0].split("\n") == [
+        "Operating temperature | −25 °C to +60 °C (output derated above 45 °C)", "Cooling | Natural convection, no fan"]
+    chinese = "额定电压       51.2 V\n最大持续充放电电   100 A\n流\n重量           98 kg\n"
+    assert clean_pdf_pages([chinese])[0].split("\n") == ["额定电压 | 51.2 V", "最大持续充放电电流 | 100 A", "重量 | 98 kg"]
+
+
+def test_two_column_prose_is_told_from_a_table():
+    two_columns = "\n".join(f"the left column goes on with words {n}      the right column goes on with words {n}"
+                            for n in range(8))
+    assert is_two_column(two_columns)
+    assert not is_two_column(RETENTION_TABLE)
+
+
+def test_a_two_column_page_is_read_column_by_column(tmp_path: Path):
+    left = ["The left column starts a sentence that", "goes on in the left column only and"]
+    right = ["Meanwhile the right column tells its", "own story about something different"]
+    lines = [(30, 500 - 15 * i, text) for i, text in enumerate(left * 3)]
+    lines += [(220, 500 - 15 * i, text) for i, text in enumerate(right * 3)]
+    path = tmp_path / "paper.pdf"
+    path.write_bytes(text_pdf([lines]))
+    text = load_document(path, path.read_bytes())[0].text
+    assert "The left column starts a sentence that goes on in the left column only and" in text
+    assert "|" not in text

@@ -38,10 +38,15 @@ def is_refusal(text: str) -> bool:
 QUANTITY = re.compile(r"(?<![A-Za-z0-9.,_])(?<![A-Za-z0-9]-)(\d+(?:[.,]\d+)*)\s*([a-zA-Z%°℃µ]+(?:[./][a-zA-Z]+)?|[\u4e00-\u9fff])?")
 
 
+# A heading's or list item's number ("7. Training and review", "## 6. Breaches") labels it; it is no figure.
+_SECTION_LABEL = re.compile(r"(?m)^\s*(?:#+\s*)?\d{1,3}(?:\.\d{1,3})*\.(?=\s+[^\W\d])")
+
+
 def figure_units(text: str) -> dict[str, set[str]]:
     """Each figure of `text` (number words as digits, no thousands commas) and the units written after
     it; "" where it stands bare."""
     out: dict[str, set[str]] = {}
+    text = _SECTION_LABEL.sub(" ", text)
     for number, unit in QUANTITY.findall(english_numbers_as_digits(chinese_numbers_as_digits(text))):
         out.setdefault(number.replace(",", ""), set()).add(unit.lower())
     return out
@@ -279,12 +284,23 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
     return True
 
 
+_SECTION_NUMBER = re.compile(r"(?:#+\s*)?\d{1,3}(?:\.\d{1,3})*\.")
+
+
 def passage_sentences(passage: str, rows_apart: bool = True) -> list[str]:
     """The passage's sentences and paragraph-separated lines (a heading), lines wrapped inside a sentence (PDF,
     HTML) joined up; table rows ("cell | cell") each on its own, or with `rows_apart` False the table as one."""
     joins = r"(?<!\n)(?<!\|)\n(?!\n)(?![^\n]*\|)" if rows_apart else r"(?<!\n)\n(?!\n)"
     text = re.sub(joins, " ", passage)
-    return [s.strip() for s in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n", text) if s.strip()]
+    sentences: list[str] = []
+    for piece in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n", text):
+        piece = piece.strip()
+        if piece and sentences and _SECTION_NUMBER.fullmatch(sentences[-1]):
+            # "7. Training and review" is a heading, not the sentence "7." (which would give the figure 7).
+            sentences[-1] += " " + piece
+        elif piece:
+            sentences.append(piece)
+    return sentences
 
 
 def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ignore: frozenset[str] = frozenset()) -> str | None:
