@@ -1,0 +1,64 @@
+"""Prints the second corpus (rag/evalsets/dev_corpus) to PDF as a browser does — wrapped lines, a running
+header and a page-number footer on A5 pages — and writes its golden sets naming the PDFs, so that `rag
+eval` measures the same questions over the same documents as PDF:
+
+    .venv/bin/python scripts/print_dev_corpus_pdf.py /tmp/dev_pdf
+    .venv/bin/rag eval /tmp/dev_pdf/dev_corpus_en.jsonl /tmp/dev_pdf/dev_corpus_zh.jsonl \
+        --docs /tmp/dev_pdf/docs --config hybrid --answers
+
+Needs the test extra (Playwright), Debian's chromium and a Chinese font (fonts-wqy-zenhei).
+"""
+from __future__ import annotations
+
+import html
+import json
+import sys
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+from playwright.sync_api import sync_playwright
+
+EVALSETS = Path(__file__).resolve().parent.parent / "rag" / "evalsets"
+STYLE = ("<style>body{font-family:'WenQuanYi Zen Hei',sans-serif;font-size:13pt;line-height:1.5}"
+         "nav,footer{display:none} table{border-collapse:collapse} td,th{border:1px solid #888;padding:2px 6px}</style>")
+BAND = "<div style='font-size:8pt;width:100%;text-align:center'>{}</div>"
+
+
+def as_html(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".md":
+        text = f"<html><head><meta charset='utf-8'></head><body>{MarkdownIt('commonmark').enable('table').render(text)}</body></html>"
+    return text.replace("<head>", "<head>" + STYLE, 1)
+
+
+def main(out: Path) -> None:
+    docs = out / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    renamed = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page()
+        for source in sorted((EVALSETS / "dev_corpus").iterdir()):
+            page.set_content(as_html(source))
+            target = docs / f"{source.stem}.pdf"
+            page.pdf(path=str(target), format="A5", display_header_footer=True,
+                     header_template=BAND.format(html.escape(source.stem)),
+                     footer_template=BAND.format("— <span class='pageNumber'></span> —"),
+                     margin={"top": "20mm", "bottom": "20mm", "left": "15mm", "right": "15mm"})
+            renamed[source.name] = target.name
+        browser.close()
+    for language in ("en", "zh"):
+        name = f"dev_corpus_{language}.jsonl"
+        with (EVALSETS / name).open(encoding="utf-8") as golden, (out / name).open("w", encoding="utf-8") as copy:
+            for line in golden:
+                record = json.loads(line)
+                if record.get("sources"):
+                    record["sources"] = [renamed[s] for s in record["sources"]]
+                copy.write(json.dumps(record, ensure_ascii=False) + "\n")
+    print(f"wrote {len(renamed)} PDFs to {docs} and the golden sets to {out}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: print_dev_corpus_pdf.py OUT_DIR")
+    main(Path(sys.argv[1]))
