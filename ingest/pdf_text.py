@@ -51,6 +51,11 @@ _SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "；", ";")
 _CJK_CONTINUING_PUNCTUATION = "，、：（《“‘【"
 
 
+# Typesetting that is not text: ligatures ("ﬁ" in "conﬁguration", which no tokenizer reads as "fi") and
+# soft hyphens (a possible break, not a character).
+_TYPESETTING = {**{code: unicodedata.normalize("NFKC", chr(code)) for code in range(0xFB00, 0xFB07)}, 0x00AD: None}
+
+
 def _is_cjk_ideograph(char: str) -> bool:
     return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
 
@@ -225,6 +230,7 @@ def clean_pdf_pages(texts: Sequence[str]) -> list[str]:
     """Each page's text without the running headers and footers, its wrapped lines joined and its table rows'
     cells separated. `texts`: each page's text as pypdf's layout mode extracts it (or its plain mode, which
     gives no cells)."""
+    texts = [text.translate(_TYPESETTING) for text in texts]
     pages = [text.replace("\r\n", "\n").replace("\r", "\n").split("\n") for text in texts]
     running = _running_lines(pages)
     words = {w.lower() for text in texts for w in _WORD.findall(text)}

@@ -123,3 +123,7 @@ def test_a_two_column_page_is_read_column_by_column(tmp_path: Path):
     text = load_document(path, path.read_bytes())[0].text
     assert "The left column starts a sentence that goes on in the left column only and" in text
     assert "|" not in text
+
+
+def test_ligatures_and_soft_hyphens_are_text_again():
+    assert clean_pdf_pages(["the con\ufb01guration of the e\ufb03cient pump\u00ad"]) == ["the configuration of the efficient pump"]
