@@ -32,7 +32,8 @@ def test_pdf_keeps_page_numbers():
 
 def test_html_keeps_visible_text_only():
     text = load(SAMPLE_DOCS / "warranty_and_service.html")[0].text
-    assert "400-820-7788" in text
+    assert "400-820-7788" in text and "Qingshan Fluid Systems" in text  # the footer stays
+    assert "Home | Products" not in text and not text.startswith("Home")  # the site's menu goes
     assert "do-not-index-this-script" not in text and "font-family" not in text
 
 
