@@ -292,6 +292,21 @@ def test_table_rows_are_sentences_of_their_own():
                                           "| Invoices | 7 years |", "| CVs | 6 months |"]
 
 
+def test_a_heading_or_list_number_is_no_figure_and_no_sentence():
+    from rag.answer import passage_sentences
+    from rag.answer.checks import figure_units, quote_for
+
+    assert passage_sentences("## 6. Breaches\n\nTell the DPO within 72 hours.\n\n7. Training and review") == [
+        "## 6. Breaches", "Tell the DPO within 72 hours.", "7. Training and review"]
+    for label in ("7. Training and review", "## 三、化学品管理", "第六条 禁止携带电动自行车进入电梯", "3. 每种化学品必须有说明书"):
+        assert figure_units(label) == {}
+    assert figure_units("2. 立即拨打应急电话分机 6119") == {"6119": {""}} and figure_units("3.5 m") == {"3.5": {"m"}}
+    # A reply that is only "[1]" is quoted from the sentence with a figure in it, not from a numbered item.
+    passage = "## 三、化学品管理\n\n2. 发生化学品泄漏时，立即拨打应急电话分机 6119。\n3. 每种化学品必须有中文版说明书。"
+    tokenizer = KeywordTokenizer()
+    assert "6119" in quote_for("化学品洒了应该打哪个内线号码？", passage, tokenizer.tokenize)
+
+
 def test_a_mis_copied_figure_in_a_paraphrase_gives_way_to_the_sentence_asked_about(make_kb, sample_copy):
     """A question in the user's own words shares too few words with the passage for the term-coverage quote;
     the sentence that shares what it asks about (消防器材) and gives a time stands in for the model's

@@ -38,8 +38,10 @@ def is_refusal(text: str) -> bool:
 QUANTITY = re.compile(r"(?<![A-Za-z0-9.,_])(?<![A-Za-z0-9]-)(\d+(?:[.,]\d+)*)\s*([a-zA-Z%°℃µ]+(?:[./][a-zA-Z]+)?|[\u4e00-\u9fff])?")
 
 
-# A heading's or list item's number ("7. Training and review", "## 6. Breaches") labels it; it is no figure.
-_SECTION_LABEL = re.compile(r"(?m)^\s*(?:#+\s*)?\d{1,3}(?:\.\d{1,3})*\.(?=\s+[^\W\d])")
+# A heading's, article's or list item's number ("7. Training and review", "## 三、化学品管理", "第六条 禁止…")
+# labels it; it is no figure.
+_SECTION_LABEL = re.compile(r"(?m)^\s*(?:#+\s*)?(?:\d{1,3}(?:\.\d{1,3})*\.(?=\s+[^\W\d])|[一二三四五六七八九十百]{1,4}、"
+                            r"|第[一二三四五六七八九十百零〇\d]{1,6}[条章节款](?!\d))")
 
 
 def figure_units(text: str) -> dict[str, set[str]]:
@@ -311,8 +313,9 @@ def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ig
     for sentence in passage_sentences(passage):
         sentence_terms = set(terms(sentence))
         overlap = len(wanted & sentence_terms)
-        # Ties go to the sentence with a figure in it (headings tie with facts), then to the denser one.
-        key = (overlap, any(c.isdigit() for c in sentence), overlap / (1 + len(sentence_terms)))
+        # Ties go to the sentence with a figure in it (headings tie with facts; a list item's number is no
+        # figure), then to the denser one.
+        key = (overlap, bool(figure_units(sentence)), overlap / (1 + len(sentence_terms)))
         if overlap and key > score:
             best, score = sentence, key
     return best
