@@ -307,6 +307,14 @@ def test_a_heading_or_list_number_is_no_figure_and_no_sentence():
     assert "6119" in quote_for("化学品洒了应该打哪个内线号码？", passage, tokenizer.tokenize)
 
 
+def test_a_quoted_list_item_loses_its_number(make_kb, sample_copy):
+    """A reply that only repeats the question gives way to the list item that answers, without its "1. "."""
+    kb = make_kb(chat_model=EchoChatModel("在多高的位置作业属于高处作业。"))
+    kb.ingest([sample_copy])
+    answer = kb.ask("在多高的位置作业属于高处作业？")
+    assert answer.text.startswith("在距坠落基准面 2 米及以上的位置作业")
+
+
 def test_a_mis_copied_figure_in_a_paraphrase_gives_way_to_the_sentence_asked_about(make_kb, sample_copy):
     """A question in the user's own words shares too few words with the passage for the term-coverage quote;
     the sentence that shares what it asks about (消防器材) and gives a time stands in for the model's

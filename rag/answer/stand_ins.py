@@ -103,7 +103,7 @@ class StandIns:
             if CITATION.sub("", text).strip(" .。,，") or not cited:
                 return text
         quote = quote_for(asked, relevant[cited[0] - 1].chunk.text, self._terms, self._not_content(asked))
-        return f"{quote} [{cited[0]}]" if quote else ""
+        return _quoted(quote, cited[0]) if quote else ""
 
     def corrected(self, text: str, asked: str, relevant: Sequence[Hit], contexts: Sequence[str], confident: bool) -> str:
         """What to show for the model's reply, in both bands: for its own refusal, the line of the one code
@@ -333,7 +333,7 @@ class StandIns:
         the user's own words (it shares few words with the passages), the sentence a multilingual model finds
         closest to it among those of the kind asked (`_closest_sentence`)."""
         covering = self._covering_sentence(asked, relevant)
-        return f"{covering[1]} [{covering[0]}]" if covering else self._closest_sentence(asked, relevant)
+        return _quoted(covering[1], covering[0]) if covering else self._closest_sentence(asked, relevant)
 
     def _covering_sentence(self, asked: str, relevant: Sequence[Hit]) -> tuple[int, str] | None:
         """The passage sentence holding at least QUOTE_COVERAGE of the question's content words, with its
@@ -422,5 +422,5 @@ def _the_one_sentence_giving(value: str, relevant: Sequence[Hit], accepts: Calla
 
 def _quoted(sentence: str, number: int) -> str:
     """A passage sentence standing in for an answer, cited; a table row without its outer bars, a list item
-    without its bullet."""
-    return f"{_BULLET.sub('', sentence).strip('| ').rstrip(';；,，:：')} [{number}]"
+    without its bullet or number."""
+    return f"{_LIST_MARKER.sub('', _BULLET.sub('', sentence)).strip('| ').rstrip(';；,，:：')} [{number}]"
