@@ -226,6 +226,30 @@ def _reflowed(lines: list[str], words: set[str]) -> str:
     return page
 
 
+def _sentences_joined_over_page_breaks(pages: list[str]) -> list[str]:
+    """Pages where a sentence that a page break cut ("…the certificates are kept for" / "5 years.") is whole on
+    the page where it ends: its start moves there, so that the chunk holding the sentence holds all of it."""
+    pages = list(pages)
+    for i in range(len(pages) - 1):
+        ending, following = pages[i], pages[i + 1]
+        last_paragraph = ending.rsplit("\n\n", 1)[-1]
+        first_line = following.split("\n", 1)[0]
+        if not last_paragraph or not first_line or " | " in last_paragraph or " | " in first_line \
+                or last_paragraph.endswith(_SENTENCE_ENDS + (":", "：")) or _ITEM_START.match(first_line) \
+                or _NUMBERED_CHINESE_HEADING.match(first_line):
+            continue
+        last, first = last_paragraph[-1], first_line[0]
+        cjk = _is_cjk_ideograph(first) and (_is_cjk_ideograph(last) or last in _CJK_CONTINUING_PUNCTUATION)
+        if not cjk and not (first.islower() and not _is_cjk_ideograph(last)):
+            continue
+        tail = re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])", last_paragraph)[-1]
+        if not tail.strip() or len(tail) == len(ending):
+            continue
+        pages[i] = ending[: len(ending) - len(tail)].rstrip()
+        pages[i + 1] = tail.strip() + ("" if cjk else " ") + following
+    return pages
+
+
 def clean_pdf_pages(texts: Sequence[str]) -> list[str]:
     """Each page's text without the running headers and footers, its wrapped lines joined and its table rows'
     cells separated. `texts`: each page's text as pypdf's layout mode extracts it (or its plain mode, which
@@ -234,4 +258,4 @@ def clean_pdf_pages(texts: Sequence[str]) -> list[str]:
     pages = [text.replace("\r\n", "\n").replace("\r", "\n").split("\n") for text in texts]
     running = _running_lines(pages)
     words = {w.lower() for text in texts for w in _WORD.findall(text)}
-    return [_reflowed(_without_running_lines(lines, running), words) for lines in pages]
+    return _sentences_joined_over_page_breaks([_reflowed(_without_running_lines(lines, running), words) for lines in pages])

@@ -127,3 +127,15 @@ def test_a_two_column_page_is_read_column_by_column(tmp_path: Path):
 
 def test_ligatures_and_soft_hyphens_are_text_again():
     assert clean_pdf_pages(["the con\ufb01guration of the e\ufb03cient pump\u00ad"]) == ["the configuration of the efficient pump"]
+
+
+def test_a_sentence_cut_by_a_page_break_is_whole_on_the_page_where_it_ends():
+    pages = clean_pdf_pages(["Disposal\n\nThe contractor provides certificates. The certificates are kept for\n",
+                             "five years after the collection.\n\n6. Breaches\n",
+                             "第一章 总则\n\n第一条 为了加强电动自行车停放、充电的消防安全管\n", "理，制定本办法。\n",
+                             "第二条 本办法适用于本市。\n"])
+    assert pages[0].endswith("The contractor provides certificates.")
+    assert pages[1].startswith("The certificates are kept for five years after the collection.")
+    assert pages[2] == "第一章 总则"
+    assert pages[3] == "第一条 为了加强电动自行车停放、充电的消防安全管理，制定本办法。"
+    assert pages[4] == "第二条 本办法适用于本市。"  # an article starts its own sentence: nothing moves
