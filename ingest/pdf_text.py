@@ -29,8 +29,9 @@ FULL_LINE_SHARE = 0.8
 MIN_MEASURED_WIDTH = 8
 # Spaces in a layout line that separate two table cells (words of a justified line are 1 or 2 apart).
 CELL_GAP = 3
-# Each half of a two-column page's line is at least this wide; table cells are mostly narrower.
-TWO_COLUMN_MIN_WIDTH = 20
+# Each half of a two-column page's line is at least this share of the page's width; table cells are mostly
+# narrower.
+TWO_COLUMN_MIN_SHARE = 0.3
 
 # A line that starts a numbered or bulleted item, an article or a heading starts a new paragraph.
 _ITEM_START = re.compile(
@@ -143,12 +144,25 @@ def _cells(line: str) -> list[tuple[int, str]]:
 
 
 def is_two_column(layout_text: str) -> bool:
-    """Whether a page's layout text sets prose in two columns side by side (each line a sentence's part on
-    the left and another's on the right): such a page is read column by column from the plain text instead."""
-    lines = [line for line in layout_text.splitlines() if line.strip()]
-    wide_pairs = sum(1 for line in lines if len(cells := _cells(line)) == 2
-                     and all(_display_width(text) >= TWO_COLUMN_MIN_WIDTH for _, text in cells))
-    return len(lines) >= 5 and wide_pairs >= 0.5 * len(lines)
+    """Whether a page's layout text sets prose in two columns side by side (a line holding a sentence's part
+    on the left and another's on the right): such a page is read column by column from the plain text
+    instead. Each line of two wide halves, the right one past the middle, counts for it; each line of prose
+    across the middle counts against it (a one-column page with a table has many)."""
+    lines = [line.rstrip() for line in layout_text.splitlines() if line.strip()]
+    page_width = max((_display_width(line) for line in lines), default=0)
+    if len(lines) < 5 or not page_width:
+        return False
+    side_by_side = across = 0
+    for line in lines:
+        cells = _cells(line)
+        if len(cells) == 2:
+            (_, left), (start, right) = cells
+            if _display_width(left) >= TWO_COLUMN_MIN_SHARE * page_width and \
+                    _display_width(line[:start]) >= 0.4 * page_width and _display_width(right) >= TWO_COLUMN_MIN_SHARE * page_width:
+                side_by_side += 1
+        elif len(cells) == 1 and _display_width(line.strip()) > 0.6 * page_width:
+            across += 1
+    return side_by_side >= 5 and side_by_side >= 3 * across
 
 
 def _rows_and_lines(lines: list[str]) -> list[tuple[str, bool]]:
