@@ -68,8 +68,9 @@ def pdf_page_png(path: str, page: int, passage: str, mtime: float) -> bytes | No
         height = pdf_page.get_height()
         text_page = pdf_page.get_textpage()
         draw = ImageDraw.Draw(image, "RGBA")
-        # Find the passage by its first words (extraction spacing differs between libraries).
-        probe = " ".join(passage.split()[:8])
+        # Find the passage by its first words (extraction spacing differs between libraries; the cell bars
+        # of a PDF table row read back from its layout are not on the page).
+        probe = " ".join([word for word in passage.split() if word != "|"][:8])
         searcher = text_page.search(probe, match_case=False, match_whole_word=False) if probe else None
         found = searcher.get_next() if searcher else None
         if found:

@@ -145,3 +145,14 @@ def test_a_sentence_cut_by_a_page_break_is_whole_on_the_page_where_it_ends():
     assert pages[2] == "第一章 总则"
     assert pages[3] == "第一条 为了加强电动自行车停放、充电的消防安全管理，制定本办法。"
     assert pages[4] == "第二条 本办法适用于本市。"  # an article starts its own sentence: nothing moves
+
+
+def test_the_page_image_boxes_a_table_row_read_back_from_the_layout(tmp_path: Path):
+    from app.render import pdf_page_png
+
+    path = tmp_path / "specs.pdf"
+    path.write_bytes(text_pdf([[(50, 500, "Weight"), (200, 500, "16.5 kg"), (50, 485, "Cooling"), (200, 485, "Natural convection")]]))
+    row = load_document(path, path.read_bytes())[0].text.split("\n")[0]
+    assert row == "Weight | 16.5 kg"
+    mtime = path.stat().st_mtime
+    assert pdf_page_png(str(path), 1, row, mtime) != pdf_page_png(str(path), 1, "text on no page", mtime)
