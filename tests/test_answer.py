@@ -604,3 +604,18 @@ def test_a_figure_from_another_row_gives_way_to_the_row_naming_what_is_asked_in_
     kb.ingest([sample_copy])
     answer = kb.ask("What is the hydrogen sulfide limit for confined space entry?")
     assert "10 ppm" in answer.text and "19.5" not in answer.text
+
+
+def test_a_unit_keeps_the_power_the_passage_gives_it(make_kb, tmp_path):
+    """"35 mm" to a question about a cable's cross-section is a length; the passage says 35 mm²."""
+    docs = tmp_path / "cabinet"
+    docs.mkdir()
+    (docs / "cabinet.md").write_text("# ES-10 wiring\n\nThe DC cable between the battery cabinet and the inverter has a "
+                                     "cross-section of at least 35 mm² and is at most 3 m long.\n", encoding="utf-8")
+    kb = make_kb(chat_model=EchoChatModel("35 mm [1]"))
+    kb.ingest([docs])
+    answer = kb.ask("What cross-section must the DC cable between the battery cabinet and the inverter have?")
+    assert not answer.refused and "35 mm²" in answer.text
+    length = make_kb(chat_model=EchoChatModel("3 m [1]"))
+    length.ingest([docs])
+    assert "3 m [1]" in length.ask("How long may the DC cable between the battery cabinet and the inverter be?").text

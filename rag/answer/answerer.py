@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 from typing import Callable, Iterator, Sequence
 
-from rag.answer.checks import CITATION, attribute, citing_what_gives_its_figures, is_grounded, is_refusal, is_supported
+from rag.answer.checks import (CITATION, attribute, citing_what_gives_its_figures, is_grounded, is_refusal, is_supported,
+                               superscripts_restored)
 from rag.answer.result import Answer, AnswerStream, cited_sources_of
 from rag.answer.stand_ins import Relatedness, SentenceScores, StandIns
 from rag.answerable import AnswerabilityCheck
@@ -92,6 +93,7 @@ class Answerer:
                 text = self._stand_ins.corrected(text, asked, relevant, contexts, confident=True) or refusal_for(question)
             if is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
+            text = superscripts_restored(text, contexts)
             if not is_grounded(text, asked + " " + (query or ""), contexts, self._terms):
                 text = CITATION.sub("", text).strip()
                 return Answer(question, text, cited_sources_of(set(), relevant), False, timings, grounded=False,

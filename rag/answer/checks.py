@@ -289,6 +289,20 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
 _SECTION_NUMBER = re.compile(r"(?:#+\s*)?\d{1,3}(?:\.\d{1,3})*\.")
 
 
+_UNIT_WITHOUT_POWER = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*)\s*([a-zA-Z]{1,3})(?![a-zA-Z²³])")
+
+
+def superscripts_restored(answer: str, contexts: Sequence[str]) -> str:
+    """The answer with a unit's power the passages give it ("35 mm" -> "35 mm²" over "截面积不小于35 mm²"):
+    a small model drops the superscript, and an area is not a length. Only where every passage writing that
+    figure and unit writes the same power."""
+    def restored(match: re.Match) -> str:
+        number, unit = re.escape(match.group(1)), re.escape(match.group(2))
+        powers = {m.group(1) for c in contexts for m in re.finditer(rf"(?<![\d.,]){number}\s*{unit}([²³]?)(?![a-zA-Z])", c)}
+        return match.group(0) + powers.pop() if len(powers) == 1 and "" not in powers else match.group(0)
+    return _UNIT_WITHOUT_POWER.sub(restored, answer)
+
+
 def passage_sentences(passage: str, rows_apart: bool = True) -> list[str]:
     """The passage's sentences and paragraph-separated lines (a heading), lines wrapped inside a sentence (PDF,
     HTML) joined up; table rows ("cell | cell") each on its own, or with `rows_apart` False the table as one."""
