@@ -178,7 +178,7 @@ def load_html(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
         tag.decompose()
     # A site's menu ("首页 | 服务支持 | 资料下载") is in every page and answers nothing; a footer can hold the
     # hotline, so only navigation goes.
-    for tag in soup.find_all(["nav"]) + soup.find_all(attrs={"role": "navigation"}):
+    for tag in soup.find_all("nav") + soup.find_all(attrs={"role": "navigation"}):
         if not tag.decomposed:
             tag.decompose()
     # Inline elements are part of their sentence ("hotline is <b>400-820-7788</b>."): without this, the

@@ -286,9 +286,9 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
     return True
 
 
+# A piece of a passage that is only a heading's number ("7." of "7. Training and review").
 _SECTION_NUMBER = re.compile(r"(?:#+\s*)?\d{1,3}(?:\.\d{1,3})*\.")
-
-
+# A figure and a Latin unit written without a power (²/³) after it.
 _UNIT_WITHOUT_POWER = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*)\s*([a-zA-Z]{1,3})(?![a-zA-Z²³])")
 
 
