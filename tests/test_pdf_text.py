@@ -110,9 +110,11 @@ def test_two_column_prose_is_told_from_a_table():
     two_columns = "\n".join(f"the left column goes on with words {n}      the right column goes on with words {n}"
                             for n in range(8))
     assert is_two_column(two_columns)
-    chinese = "\n".join(["1 安全须知      1 安全须知"] + [f"本产品内部为磷酸铁锂电池，严禁拆解、挤压电池模块{n}      "
-                                                 f"电池柜不得安装在卧室、厨房或浴室内，避免阳光{n}" for n in range(6)])
-    assert is_two_column(chinese)  # headings side by side do not count against it
+    prose = [f"本产品内部为磷酸铁锂电池，严禁拆解、挤压电池模块{n}      电池柜不得安装在卧室、厨房或浴室内，避免阳光{n}"
+             for n in range(6)]
+    rows = [f"额定电压{n}     51.2 V      额定电压{n}     51.2 V" for n in range(8)]
+    chinese = "\n".join(["1 安全须知      1 安全须知"] + prose + ["2 技术参数      2 技术参数"] + rows)
+    assert is_two_column(chinese)  # headings and table rows side by side do not count against it
     assert not is_two_column(RETENTION_TABLE)
     one_column_with_table = "\n".join([RETENTION_TABLE] + ["This policy sets out how long Harbourline keeps business"
                                                             " records and how they are destroyed."] * 3)
