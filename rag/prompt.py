@@ -88,7 +88,9 @@ class PromptTemplate:
         for number, hit in enumerate(hits, 1):
             page = f", page {hit.chunk.page}" if hit.chunk.page is not None else ""
             # A document cannot close its block, forge a chat turn, or give the model orders.
-            body = document_for_prompt(hit.chunk.text)
+            # Blank lines inside a document (paragraphs of a PDF or Markdown page) read to a small model as
+            # the end of its block: it copies the block instead of answering from it.
+            body = re.sub(r"\n\s*\n", "\n", document_for_prompt(hit.chunk.text))
             blocks.append(f"<document>\n[{number}] ({display_source(hit.chunk.source)}{page})\n{body}\n</document>")
         values = {
             "context": "\n\n".join(blocks),

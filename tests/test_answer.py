@@ -76,6 +76,17 @@ def test_documents_cannot_break_out_of_their_block(sample_kb):
     assert "HACKED" not in user.content and "Permits last 8 hours." in user.content
 
 
+def test_a_document_block_holds_no_blank_line(sample_kb):
+    """The 0.5B model copies a block whose paragraphs are blank lines apart instead of answering from it."""
+    from dataclasses import replace
+
+    hits = sample_kb.search("bearing grease interval", 1)
+    paragraphs = replace(hits[0], chunk=replace(hits[0].chunk, text="Bearings\n\nRe-grease every 2,000 hours.\n \n\nUse EP2."))
+    _, user = PromptTemplate.load().render("How often are the bearings re-greased?", [paragraphs])
+    block = user.content.split("<document>")[1].split("</document>")[0]
+    assert "Bearings\nRe-grease every 2,000 hours.\nUse EP2." in block and "\n\n" not in block
+
+
 def test_attribute_picks_the_context_with_the_answer_terms():
     tok = KeywordTokenizer()
     contexts = ["The hotline is 400-820-7788.", "Forklifts drive at 8 km/h indoors."]
