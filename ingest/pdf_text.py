@@ -18,6 +18,8 @@ import unicodedata
 from collections import Counter
 from typing import Sequence
 
+from rag.text import CJK_CHARS, contains_cjk
+
 # Lines at each end of a page searched for running headers and footers.
 EDGE_LINES = 3
 # Share of a document's pages on which a line must recur, at the same end, to be a running header or footer.
@@ -42,12 +44,13 @@ _ITEM_START = re.compile(
     r"|第[一二三四五六七八九十百零〇\d]{1,5}[条章节款编部分])"
 )
 _CELL = re.compile(r"\S+(?: {1,%d}\S+)*" % (CELL_GAP - 1))
-_CJK_SPACE_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]\s+[\u3400-\u9fff\uf900-\ufaff]")
-_NUMBERED_CHINESE_HEADING = re.compile(r"^\d{1,3}(?:\.\d{1,3})*\s+[\u3400-\u9fff]")
+_CJK_SPACE_CJK = re.compile(f"[{CJK_CHARS}]\\s+[{CJK_CHARS}]")
+_NUMBERED_CHINESE_HEADING = re.compile(f"^\\d{{1,3}}(?:\\.\\d{{1,3}})*\\s+[{CJK_CHARS}]")
 _HYPHENATED_END = re.compile(r"([A-Za-z]+)-$")
 _LEADING_WORD = re.compile(r"^([a-z]+)")
 _WORD = re.compile(r"[A-Za-z]+")
-_SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "；", ";")
+_FULL_STOPS = (".", "!", "?", "。", "！", "？")
+_SENTENCE_ENDS = _FULL_STOPS + ("；", ";")
 # Chinese punctuation inside a sentence: a line ending in one continues on the next line.
 _CJK_CONTINUING_PUNCTUATION = "，、：（《“‘【"
 
@@ -55,10 +58,6 @@ _CJK_CONTINUING_PUNCTUATION = "，、：（《“‘【"
 # Typesetting that is not text: ligatures ("ﬁ" in "conﬁguration", which no tokenizer reads as "fi") and
 # soft hyphens (a possible break, not a character).
 _TYPESETTING = {**{code: unicodedata.normalize("NFKC", chr(code)) for code in range(0xFB00, 0xFB07)}, 0x00AD: None}
-
-
-def _is_cjk_ideograph(char: str) -> bool:
-    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
 
 
 def _display_width(line: str) -> int:
@@ -117,7 +116,7 @@ def _joined(line: str, following: str, full_width: float, words: set[str]) -> st
     if not left or not right or _ITEM_START.match(right):
         return None
     last, first = left[-1], right[0]
-    if first.islower() and not left.endswith((".", "!", "?", "。", "！", "？")) and not _is_cjk_ideograph(last):
+    if first.islower() and not left.endswith(_FULL_STOPS) and not contains_cjk(last):
         # An English line goes on in lower case only where it was wrapped, in a paragraph or in a table cell
         # ("Rated AC output" / "power 5,000 W"), whatever its width.
         hyphenated, leading = _HYPHENATED_END.search(left), _LEADING_WORD.match(right)
@@ -129,8 +128,8 @@ def _joined(line: str, following: str, full_width: float, words: set[str]) -> st
         return left + " " + right
     if _display_width(left) < FULL_LINE_SHARE * full_width:
         return None  # the author ended this line (a paragraph's end, a heading, a short table row)
-    if _is_cjk_ideograph(last) or last in _CJK_CONTINUING_PUNCTUATION:
-        if not (_is_cjk_ideograph(first) or first.isdigit()) or _NUMBERED_CHINESE_HEADING.match(right):
+    if contains_cjk(last) or last in _CJK_CONTINUING_PUNCTUATION:
+        if not (contains_cjk(first) or first.isdigit()) or _NUMBERED_CHINESE_HEADING.match(right):
             return None
         if _is_table_row(left) or _is_table_row(right):
             return None
@@ -202,7 +201,7 @@ def _rows_and_lines(lines: list[str]) -> list[tuple[str, bool]]:
 
 
 def _joined_cell(text: str, more: str) -> str:
-    both_cjk = text and _is_cjk_ideograph(text[-1]) and _is_cjk_ideograph(more[0])
+    both_cjk = text and contains_cjk(text[-1]) and contains_cjk(more[0])
     return text + ("" if both_cjk else " ") + more
 
 
@@ -253,8 +252,8 @@ def _sentences_joined_over_page_breaks(pages: list[str]) -> list[str]:
                 or _NUMBERED_CHINESE_HEADING.match(first_line):
             continue
         last, first = last_paragraph[-1], first_line[0]
-        cjk = _is_cjk_ideograph(first) and (_is_cjk_ideograph(last) or last in _CJK_CONTINUING_PUNCTUATION)
-        if not cjk and not (first.islower() and not _is_cjk_ideograph(last)):
+        cjk = contains_cjk(first) and (contains_cjk(last) or last in _CJK_CONTINUING_PUNCTUATION)
+        if not cjk and not (first.islower() and not contains_cjk(last)):
             continue
         tail = re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])", last_paragraph)[-1]
         if not tail.strip() or len(tail) == len(ending):

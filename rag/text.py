@@ -6,11 +6,12 @@ import re
 import unicodedata
 from functools import cached_property
 
+# The CJK ideographs (unified, extension A, compatibility), as a regex character range.
+CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Whether the query is Chinese decides the refusal language and the dense/keyword fusion weights.
-_CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK = re.compile(f"[{_CJK_CHARS}]")
-_CJK_RUN = re.compile(f"[{_CJK_CHARS}]+")
-_TOKEN = re.compile(f"[{_CJK_CHARS}]+|[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+_CJK = re.compile(f"[{CJK_CHARS}]")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
+_TOKEN = re.compile(f"[{CJK_CHARS}]+|[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 
 ENGLISH_STOPWORDS = frozenset(
     """a an and are as at be by for from has have how i in is it its of on or that the this to was what
