@@ -169,33 +169,21 @@ def _rows_and_lines(lines: list[str]) -> list[tuple[str, bool]]:
     ("Weight | 16.5 kg"), and the lines a wrapped cell runs on to ("Rated AC output | 5,000 W" over "power")
     are put back in their cells; other lines lose the layout's spacing."""
     out: list[tuple[str, bool]] = []
-    row: list[tuple[int, str]] | None = None  # the table row being read: (column, cell text)
+    row: list[tuple[int, str]] = []  # the table row being read: (column, cell text)
     for line in lines:
         cells = _cells(line)
-        if not cells:
-            if row is not None:
-                out.append((" | ".join(text for _, text in row), True))
-                row = None
-            out.append(("", False))
-            continue
         # A wrapped cell's next line has fewer cells than the row, or goes on in lower case in each.
-        continues_row = row is not None and (len(cells) < len(row) or (
-            len(cells) <= len(row) and all(text[0].islower() for _, text in cells)))
-        if len(cells) >= 2 or continues_row:
-            if continues_row:
-                for column, text in cells:  # a wrapped cell's next line: into the nearest column's cell
-                    nearest = min(range(len(row)), key=lambda i: abs(row[i][0] - column))
-                    row[nearest] = (row[nearest][0], _joined_cell(row[nearest][1], text))
-                continue
-            if row is not None:
-                out.append((" | ".join(text for _, text in row), True))
-            row = cells
+        if cells and row and (len(cells) < len(row) or (len(cells) == len(row) and all(t[0].islower() for _, t in cells))):
+            for column, text in cells:  # into the nearest column's cell
+                nearest = min(range(len(row)), key=lambda i: abs(row[i][0] - column))
+                row[nearest] = (row[nearest][0], _joined_cell(row[nearest][1], text))
             continue
-        if row is not None:
+        if row:
             out.append((" | ".join(text for _, text in row), True))
-            row = None
-        out.append((re.sub(r"\s+", " ", line).strip(), False))
-    if row is not None:
+        row = cells if len(cells) >= 2 else []
+        if len(cells) < 2:
+            out.append((re.sub(r"\s+", " ", line).strip(), False))  # "" for a blank line
+    if row:
         out.append((" | ".join(text for _, text in row), True))
     return out
 
