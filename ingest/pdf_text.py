@@ -227,27 +227,21 @@ def _reflowed(lines: list[str], words: set[str]) -> str:
     return page
 
 
-def _sentences_joined_over_page_breaks(pages: list[str]) -> list[str]:
+def _sentences_joined_over_page_breaks(pages: list[str], words: set[str]) -> list[str]:
     """Pages where a sentence that a page break cut ("…the certificates are kept for" / "5 years.") is whole on
-    the page where it ends: its start moves there, so that the chunk holding the sentence holds all of it."""
+    the page where it ends: its start moves there, so that the chunk holding the sentence holds all of it.
+    The break is read as a wrapped line (`_joined`), whatever the line's width."""
     pages = list(pages)
     for i in range(len(pages) - 1):
         ending, following = pages[i], pages[i + 1]
-        last_paragraph = ending.rsplit("\n\n", 1)[-1]
+        tail = re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])", ending.rsplit("\n\n", 1)[-1])[-1]
         first_line = following.split("\n", 1)[0]
-        if not last_paragraph or not first_line or " | " in last_paragraph or " | " in first_line \
-                or last_paragraph.endswith(_SENTENCE_ENDS + (":", "：")) or _ITEM_START.match(first_line) \
-                or _NUMBERED_CHINESE_HEADING.match(first_line):
+        if not tail.strip() or len(tail) == len(ending) or " | " in tail or " | " in first_line:
             continue
-        last, first = last_paragraph[-1], first_line[0]
-        cjk = contains_cjk(first) and (contains_cjk(last) or last in _CJK_CONTINUING_PUNCTUATION)
-        if not cjk and not (first.islower() and not contains_cjk(last)):
-            continue
-        tail = re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])", last_paragraph)[-1]
-        if not tail.strip() or len(tail) == len(ending):
-            continue
-        pages[i] = ending[: len(ending) - len(tail)].rstrip()
-        pages[i + 1] = tail.strip() + ("" if cjk else " ") + following
+        joined = _joined(tail, first_line, 0, words)
+        if joined is not None:
+            pages[i] = ending[: len(ending) - len(tail)].rstrip()
+            pages[i + 1] = joined + following[len(first_line):]
     return pages
 
 
@@ -259,4 +253,5 @@ def clean_pdf_pages(texts: Sequence[str]) -> list[str]:
     pages = [text.replace("\r\n", "\n").replace("\r", "\n").split("\n") for text in texts]
     running = _running_lines(pages)
     words = {w.lower() for text in texts for w in _WORD.findall(text)}
-    return _sentences_joined_over_page_breaks([_reflowed(_without_running_lines(lines, running), words) for lines in pages])
+    return _sentences_joined_over_page_breaks([_reflowed(_without_running_lines(lines, running), words) for lines in pages],
+                                              words)
