@@ -221,7 +221,7 @@ def load_pdf(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     texts, chars = [], 0
     for page in reader.pages:
         text = _page_text(page)
-        chars += len(text)
+        chars += len(_LAYOUT_PADDING.sub(" ", text))  # the characters of the text, not the layout's spacing
         if chars > limits.max_chars:
             raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
         texts.append(text)
@@ -229,6 +229,9 @@ def load_pdf(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     if not any(p.text.strip() for p in pages):
         raise DocumentLoadError(str(path), "PDF has no extractable text (a scanned PDF needs OCR, which is not supported)")
     return pages
+
+
+_LAYOUT_PADDING = re.compile(r" {2,}")
 
 
 def _page_text(page) -> str:

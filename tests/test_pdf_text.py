@@ -1,6 +1,8 @@
 """A PDF's page text made into its author's text: running headers and footers gone, wrapped lines joined."""
 from pathlib import Path
 
+import pytest
+
 from ingest.load import load_document
 from ingest.pdf_text import clean_pdf_pages, is_two_column
 from tests.badfiles import text_pdf
@@ -158,3 +160,15 @@ def test_the_page_image_boxes_a_table_row_read_back_from_the_layout(tmp_path: Pa
     assert row == "Weight | 16.5 kg"
     mtime = path.stat().st_mtime
     assert pdf_page_png(str(path), 1, row, mtime) != pdf_page_png(str(path), 1, "text on no page", mtime)
+
+
+def test_the_text_limit_counts_text_not_the_layouts_spacing(tmp_path: Path):
+    from ingest.load import LoadLimits
+    from rag.errors import DocumentLoadError
+
+    path = tmp_path / "table.pdf"
+    path.write_bytes(text_pdf([[item for i in range(20) for item in ((30, 500 - 15 * i, f"Row {i}"), (380, 500 - 15 * i, "1 kg"))]]))
+    text = load_document(path, path.read_bytes(), LoadLimits(max_chars=300))[0].text  # ~240 characters of text
+    assert text.startswith("Row 0 | 1 kg\nRow 1 | 1 kg")
+    with pytest.raises(DocumentLoadError, match="max_document_chars"):
+        load_document(path, path.read_bytes(), LoadLimits(max_chars=100))
