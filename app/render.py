@@ -75,7 +75,7 @@ def pdf_page_png(path: str, page: int, passage: str, mtime: float) -> bytes | No
         found = searcher.get_next() if searcher else None
         if found:
             first, _ = found
-            count = min(len(passage), text_page.count_chars() - first)
+            count = min(len(passage.replace(" | ", " ")), text_page.count_chars() - first)
             for rect_index in range(text_page.count_rects(first, count)):
                 left, bottom, right, top = text_page.get_rect(rect_index)
                 box = (left * scale, (height - top) * scale, right * scale, (height - bottom) * scale)
