@@ -77,6 +77,8 @@ def _running_lines(pages: Sequence[list[str]]) -> set[tuple[str, str]]:
     counts: Counter[tuple[str, str]] = Counter()
     for lines in pages:
         body = [line for line in lines if line.strip()]
+        if len(body) < 2:
+            continue  # a page of one line is its text, not a header over nothing
         counts.update({("top", _running_key(line)) for line in body[:EDGE_LINES]}
                       | {("bottom", _running_key(line)) for line in body[-EDGE_LINES:]})
     needed = max(2, math.ceil(RUNNING_SHARE * len(pages)))
@@ -87,6 +89,8 @@ def _without_running_lines(lines: list[str], running: set[tuple[str, str]]) -> l
     body = [i for i, line in enumerate(lines) if line.strip()]
     drop = {i for i in body[:EDGE_LINES] if ("top", _running_key(lines[i])) in running}
     drop |= {i for i in body[-EDGE_LINES:] if ("bottom", _running_key(lines[i])) in running}
+    if len(drop) == len(body):
+        return lines  # a page holding only lines that recur elsewhere keeps them: they are its text
     return [line for i, line in enumerate(lines) if i not in drop]
 
 

@@ -32,6 +32,11 @@ def test_a_line_on_fewer_than_most_pages_is_kept():
     assert pages == [f"{first}\n{body}" for first, body in zip(firsts, bodies)]
 
 
+def test_pages_of_one_recurring_line_keep_it():
+    assert clean_pdf_pages([f"Slide {n}" for n in range(1, 6)]) == [f"Slide {n}" for n in range(1, 6)]
+    assert clean_pdf_pages(["Manual\n1", "Manual\n2", "Manual\n3"]) == ["Manual\n\n1", "Manual\n\n2", "Manual\n\n3"]
+
+
 def test_a_single_page_keeps_its_edges():
     page = clean_pdf_pages(["Pump manual\nText.\n1"])[0]
     assert [line for line in page.split("\n") if line] == ["Pump manual", "Text.", "1"]
