@@ -32,7 +32,8 @@ class Decision:
 
 
 UNCERTAIN_SHARE_OF_BEST = 1 / 3
-# BM25 idf of a term held by about one chunk in eight: rarer terms say what a question asks about.
+# BM25 idf of a term held by about one chunk in eight: rarer terms say what a question asks about. In a KB of
+# ten chunks or fewer no term reaches it (one chunk of ten: idf 1.99), so there a term one chunk holds is specific.
 SPECIFIC_IDF = 2.0
 
 
@@ -47,11 +48,13 @@ class AnswerabilityCheck:
         document_mentions: (source, text) -> whether that document mentions `text` anywhere.
         known_term: term -> whether any chunk of the KB holds it.
         idf: terms -> each one's inverse document frequency over the KB's chunks (BM25's).
+        idf_of_one_chunk: the idf of a term one chunk holds (the most specific a term can be); None: not known.
     """
 
     def __init__(self, threshold: float, tokenizer: KeywordTokenizer,
                  document_mentions: Callable[[str, str], bool], known_term: Callable[[str], bool], floor: float | None = None,
-                 idf: Callable[[list[str]], dict[str, float]] | None = None):
+                 idf: Callable[[list[str]], dict[str, float]] | None = None,
+                 idf_of_one_chunk: Callable[[], float] | None = None):
         self.threshold = threshold
         # Between floor and threshold a question is uncertain: asked in words the documents do not use
         # (paraphrase), or not answerable at all. The model may answer, and its answer is kept only when
@@ -61,6 +64,7 @@ class AnswerabilityCheck:
         self._document_mentions = document_mentions
         self._known_term = known_term
         self._idf = idf
+        self._idf_of_one_chunk = idf_of_one_chunk
 
     @property
     def filler_terms(self) -> frozenset[str]:
@@ -68,11 +72,13 @@ class AnswerabilityCheck:
         return self._tokenizer.filler_terms
 
     def specific_terms(self, terms: Sequence[str]) -> set[str]:
-        """Those of `terms` that few chunks hold (idf at least SPECIFIC_IDF): what a question asks about, not
-        the subject the whole KB shares (电动自行车 in a regulation about them). None specific without idf."""
+        """Those of `terms` that few chunks hold (idf at least SPECIFIC_IDF, or held by one chunk alone in a
+        small KB): what a question asks about, not the subject the whole KB shares (电动自行车 in a regulation
+        about them). None specific without idf."""
         if self._idf is None or not terms:
             return set()
-        return {t for t, weight in self._idf(list(terms)).items() if weight >= SPECIFIC_IDF}
+        cut = SPECIFIC_IDF if self._idf_of_one_chunk is None else min(SPECIFIC_IDF, self._idf_of_one_chunk())
+        return {t for t, weight in self._idf(list(terms)).items() if weight >= cut}
 
     def character_pairs(self, text: str) -> set[str]:
         """The Chinese character pairs of `text`, the question's filler left out, as plain strings: what a

@@ -44,3 +44,24 @@ def test_a_common_word_jieba_tags_as_a_place_is_not_a_name():
     # jieba's dictionary tags 天冷 ("when it is cold") as a place; it must not refuse the question as a near-miss.
     assert tokenizer.names("天冷的时候，气温低到多少度这个电池柜还能往外供电？") == []
     assert tokenizer.names("上海工厂的动火作业许可证有效期是多久？") == ["上海"]
+
+
+def test_in_a_small_kb_a_term_one_chunk_holds_is_specific(make_kb, tmp_path):
+    """In a KB of ten chunks or fewer no term reaches SPECIFIC_IDF (one chunk of ten: idf 1.99), which left a
+    one-document KB without the corrections that need what a question asks about; a term one chunk holds is
+    specific there, a term every chunk holds is not."""
+    from rag.answerable import SPECIFIC_IDF
+    from rag.store.keyword import bm25_idf
+
+    docs = tmp_path / "small"
+    docs.mkdir()
+    for name, text in [("a.md", "Records of the warehouse: invoices are kept for 7 years."),
+                       ("b.md", "Records of the warehouse: tachograph data is kept for 2 years."),
+                       ("c.md", "Records of the warehouse: CCTV footage is kept for 30 days.")]:
+        (docs / name).write_text(text, encoding="utf-8")
+    kb = make_kb()
+    kb.ingest([docs])
+    check = kb.answerability()
+    tachograph, warehouse = kb.tokenizer.tokenize("tachograph warehouse")
+    assert check.specific_terms([tachograph, warehouse]) == {tachograph}
+    assert kb.info().chunks == 3 and bm25_idf(3, 1) < SPECIFIC_IDF  # the absolute cut would find none

@@ -85,10 +85,14 @@ class KeywordIndex:
     def __len__(self) -> int:
         return int(sum(s.live.sum() for s in self.segments.values()))
 
+    def rows(self) -> int:
+        """The chunks idf is computed over: removed chunks count until their segment is merged (a small,
+        temporary overcount)."""
+        return sum(len(s.row_ids) for s in self.segments.values())
+
     def idf(self, terms: list[str]) -> dict[str, float]:
-        """BM25 idf of each term over the whole KB; a term no chunk contains gets the highest idf (df = 0).
-        Removed chunks count until their segment is merged (a small, temporary overcount)."""
-        n = sum(len(s.row_ids) for s in self.segments.values())
+        """BM25 idf of each term over the whole KB (`rows`); a term no chunk contains gets the highest idf (df = 0)."""
+        n = self.rows()
         return {t: bm25_idf(n, sum(s.df(t) for s in self.segments.values())) for t in terms}
 
     def search(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:

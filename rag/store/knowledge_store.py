@@ -12,7 +12,7 @@ import numpy as np
 from rag.errors import KnowledgeBaseError
 from rag.store.catalog import CATALOG_FILE, Catalog
 from rag.store.durability import DirectoryLock, damaged, fsync_dir, writing
-from rag.store.keyword import KeywordIndex, KeywordSegment
+from rag.store.keyword import KeywordIndex, KeywordSegment, bm25_idf
 from rag.store.manifest import MANIFEST_FILE, Manifest, read_manifest, write_manifest
 from rag.store.records import KEYWORD_DIR, SEGMENTS_DIR, ChunkRecord, DocumentRecord, Segment, segment_dir
 from rag.store.vectors import VectorIndex, VectorOptions, open_vector_index, vector_store_class
@@ -166,6 +166,10 @@ class KnowledgeBaseStore:
 
     def idf(self, terms: list[str]) -> dict[str, float]:
         return self._keywords.idf(terms)
+
+    def idf_of_one_chunk(self) -> float:
+        """The idf of a term exactly one chunk holds: the highest a term found in the KB can have."""
+        return bm25_idf(self._keywords.rows(), 1)
 
     def has_term(self, term: str) -> bool:
         """Whether any chunk holds this keyword term."""
