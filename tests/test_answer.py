@@ -1,8 +1,10 @@
+import shutil
+
 import pytest
 from rag.answer import attribute
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, PromptTemplate
 from rag.text import KeywordTokenizer
-from tests.conftest import EchoChatModel
+from tests.conftest import SAMPLE_DOCS, EchoChatModel
 
 
 def test_irrelevant_question_is_refused_without_calling_the_llm(make_kb, sample_copy):
@@ -270,6 +272,18 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("every 2,000 operating hours", "How often must the QF-200 bearings be re-greased?", True),
         ("once a year, before the heating season", "How often is the boiler serviced?", True),
         ("50 cm", "How long is the cable?", True),  # a plain "how long" may ask for a length
+        ("最大流量：40 L/min 最大出口压力：0.8 MPa [1]", "VX-40 隔膜泵运行时的噪音是多少分贝？", False),
+        ("满载运行时噪声不大于 65 dB(A) [1]", "VX-40 隔膜泵运行时的噪音是多少分贝？", True),
+        ("32 m", "What is the rated flow of the QF-200 pump?", False),
+        ("额定流量：120 m³/h [1]", "What is the rated flow of the QF-200 pump?", True),
+        ("40 L/min", "VX-40 的最大流量是多少？", True),
+        ("15 kW", "QF-200 的额定转速是多少？", False),
+        ("额定转速：2950 r/min", "QF-200 的额定转速是多少？", True),
+        ("8 km/h", "What is the speed limit for forklifts inside buildings?", True),
+        ("within 4 hours", "What is the response speed of the service engineers?", True),  # a span of time, no kind
+        ("2,000 operating hours", "What torque do the QF-200 casing bolts need?", False),
+        ("85 N.m in a cross pattern", "What torque do the QF-200 casing bolts need?", True),
+        ("接线端子的紧固力矩为10 N·m。", "接线端子的紧固力矩是多少？", True),
     ],
 )
 def test_the_answer_is_of_the_kind_asked(answer, question, of_the_kind):
@@ -601,6 +615,20 @@ def test_an_answer_from_another_items_line_gives_way_to_the_line_of_the_item_ask
     head = make_kb(chat_model=EchoChatModel("45 m"))  # its line also holds "350 m³/h", whose m3 is no item's code
     head.ingest([sample_copy])
     assert head.ask("QF-350 的额定扬程是多少？").text.startswith("45 m")
+
+
+def test_a_spec_lines_material_or_interface_code_is_no_other_item(make_kb, tmp_path):
+    """In a KB of the spec sheet alone each product's code is rare, so the other-item correction can run: the
+    line "额定流量：120 m³/h … 泵体材质：HT250 灰铸铁" names HT250, a material of the QF-200, not another item, and the
+    answer read off it stays (it had become the section's first sentence, which gives no flow)."""
+    docs = tmp_path / "spec"
+    docs.mkdir()
+    shutil.copy(SAMPLE_DOCS / "产品规格.txt", docs)
+    for question, reply in [("What is the rated flow of the QF-200 pump?", "120 m³/h"),
+                            ("CK-7 控制柜支持哪些通讯接口？", "通讯接口：RS-485（Modbus RTU）和以太网（Modbus TCP）")]:
+        kb = make_kb(chat_model=EchoChatModel(reply))
+        kb.ingest([docs])
+        assert kb.info().chunks <= 10 and kb.ask(question).text.startswith(reply)
 
 
 def test_a_bare_figure_gets_the_sentence_that_says_what_it_counts(make_kb, sample_copy):

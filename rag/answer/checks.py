@@ -103,7 +103,9 @@ _TIME_EN = re.compile(rf"{_TIME.pattern}|\b(?:daily|weekly|monthly|quarterly|ann
 # A question that asks for an amount of a physical quantity (its rated power, how heavy it is) is answered
 # with a unit of that quantity: "10.24 kWh" (an energy) is no answer to "额定功率是多少". Only questions that
 # ask for an amount: "where is the temperature sensor?" is answered by a place.
-_ASKS_AMOUNT = r"(?:多少|多[大高低重沉远]|几|范围|上限|下限|最[高低大小]|\bhow (?:much|many|high|low)\b|\bwhat(?:'s| is| are)\b|\b(?:max(?:imum)?|min(?:imum)?|rated|nominal)\b)"
+_ASKS_AMOUNT = (r"(?:多少|多[大高低重沉远]|几|范围|上限|下限|最[高低大小]|\bhow (?:much|many|high|low)\b|\bwhat(?:'s| is| are)\b"
+                r"|\b(?:max(?:imum)?|min(?:imum)?|rated|nominal)\b|\b(?:what|which) (?:torque|voltage|current|power|pressure"
+                r"|temperature|flow|speed|noise|weight)\b)")
 
 
 def _asks_for(quantity: str) -> re.Pattern[str]:
@@ -123,6 +125,17 @@ _PHYSICAL_KINDS = (
     (_asks_for(r"温度|(?:多少|几)度(?!电)|\btemperature\b|\bhow (?:hot|cold)\b"),
      re.compile(r"[℃°]|\bdegrees?\b|度|零下|\d\s*[CF]\b")),
     (_asks_for(r"压力|压强|\bpressure\b"), re.compile(r"\d\s*(?:[kKM]?Pa|m?bar|psi)(?![a-zA-Z])|帕", re.IGNORECASE)),
+    # loudness: "VX-40 隔膜泵运行时的噪音是多少分贝" is not answered by its flow and pressure
+    (_asks_for(r"噪音|噪声|分贝|\bnoise\b|\bdecibels?\b|\bsound (?:power |pressure )?level\b"),
+     re.compile(r"\d\s*dB|分贝|\bdecibels?\b", re.IGNORECASE)),
+    # flow: a volume per time (the QF-200's 120 m³/h, not its 32 m head)
+    (_asks_for(r"流量|\bflow(?: rate)?\b"),
+     re.compile(r"\d\s*(?:m³|m3|L|l|gal)\s*/\s*(?:h|min|s)\b|\d\s*(?:gpm|lpm|cfm)\b|立方米每小时|升每分钟", re.IGNORECASE)),
+    # speed of a machine or a vehicle; a response "speed" is a span of time, so only these
+    (_asks_for(r"转速|车速|时速|限速|行驶速度|\b(?:rated|rotational|rotation|motor|pump|fan|shaft|driving|travel|top) speed\b|\bspeed limit\b|\brpm\b"),
+     re.compile(r"\d\s*(?:km/h|kph|mph|m/s|m/min|r/min|rpm|转/分)|公里每小时|千米每小时|转每分|米每秒|公里/小时", re.IGNORECASE)),
+    (_asks_for(r"扭矩|力矩|\btorque\b"),
+     re.compile(r"\d\s*(?:k?N\s*[·.⋅*]?\s*m\b|lbf?\s*[·.-]?\s*ft|ft\s*[·.-]?\s*lbf?)|牛[·.]?米", re.IGNORECASE)),
     # distance: "the driving range of an electric car" is not "120-550 V"
     (_asks_for(r"续航|里程|多远|\bhow far\b|\b(?:driving|cruising|travel) range\b|\bdistance\b"),
      re.compile(r"\d\s*(?:[kcm]?m|miles?|ft|feet|inch(?:es)?)(?![a-zA-Z²³])|公里|千米|厘米|毫米|米|英里", re.IGNORECASE)),

@@ -281,7 +281,8 @@ class StandIns:
         if len(codes) != 1:
             return text  # most questions: nothing more to look at
         contexts = [sentence for _, sentence in numbered_sentences(relevant)]
-        named = {c for s in source_sentences(text, contexts, self._terms) for c in self._codes_in(s)}
+        sources = source_sentences(text, contexts, self._terms)
+        named = {c for s in sources for c in self._codes_in(s)}
         if codes[0] in named:
             return text
         if any(code_family(c) == code_family(codes[0]) for c in named):
@@ -289,9 +290,20 @@ class StandIns:
         if any(len(code_family(c)) >= 2 for c in named):
             # Another item's line (pump VX-40's repair, to a question about pump P-0207): the one sentence that
             # names the code asked about, where it is rare in the KB. Product codes only (two letters or more):
-            # the "m3" of a unit (m³/h) names no item.
-            return self._sentence_naming(codes[0], asked, relevant) or text
+            # the "m3" of a unit (m³/h) names no item. A spec line's codes name a material or an interface
+            # (HT250, RS-485, IP54) of the item asked about: the sentence naming the item stands in only where it
+            # shares more of the question than the answer's own line does.
+            naming = self._sentence_naming(codes[0], asked, relevant)
+            if naming and self._shared_content(asked, naming) > max(self._shared_content(asked, s) for s in sources):
+                return naming
         return text
+
+    def _shared_content(self, asked: str, sentence: str) -> int:
+        """How many of the question's content words (codes, their parts and names aside) `sentence` holds, a
+        word and its part counting once."""
+        code_parts = {t for code in self._codes(asked) for t in self._terms(code)}
+        wanted = set(self._terms(asked)) - self._not_content(asked) - code_parts
+        return len(outermost_terms(wanted & set(self._terms(sentence))))
 
     def _sentence_naming(self, code: str, asked: str, relevant: Sequence[Hit]) -> str:
         """The single passage sentence naming `code` (and no sibling of it), when few chunks name the code and
