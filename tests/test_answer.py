@@ -284,6 +284,12 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("2,000 operating hours", "What torque do the QF-200 casing bolts need?", False),
         ("85 N.m in a cross pattern", "What torque do the QF-200 casing bolts need?", True),
         ("接线端子的紧固力矩为10 N·m。", "接线端子的紧固力矩是多少？", True),
+        ("SunWave SW-5K Grid-Tie [1]", "What is the most power the SW-5K can push into the grid?", False),
+        ("Rated AC output power | 5,000 W [1]", "What is the most power the SW-5K can push into the grid?", True),
+        ("10.24 kWh [1]", "这个电池能来回充放电多少回？", False),
+        ("循环寿命 | ≥6000次（25 ℃，0.5C，90% DOD） [1]", "这个电池能来回充放电多少回？", True),
+        ("Twice a year [1]", "How many times a year is the drill held?", True),
+        ("每月至少开展一次防火巡查 [1]", "物业公司一个月要做几次防火巡查？", True),
     ],
 )
 def test_the_answer_is_of_the_kind_asked(answer, question, of_the_kind):

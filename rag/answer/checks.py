@@ -114,7 +114,7 @@ def _asks_for(quantity: str) -> re.Pattern[str]:
 
 _PHYSICAL_KINDS = (
     # power: W, kW, VA, hp; not kWh (energy)
-    (_asks_for(r"功率|\b(?:power rating|wattage)\b|\b(?:rated|nominal|output|input|maximum|max|peak|continuous|motor) power\b"),
+    (_asks_for(r"功率|\b(?:power rating|wattage)\b|\b(?:rated|nominal|output|input|maximum|max|most|highest|peak|continuous|motor) power\b"),
      re.compile(r"\d\s*(?:[kMG]?W|[kM]?VA|hp)(?![a-zA-Z])|瓦|马力", re.IGNORECASE)),
     (_asks_for(r"电压|\bvoltage\b"), re.compile(r"\d\s*[kmM]?V(?![a-zA-Z])|伏")),
     (_asks_for(r"电流|\b(?:input|output|charg(?:e|ing)|discharg(?:e|ing)|rated|max(?:imum)?|short[- ]circuit|DC|AC) current\b|\bcurrent (?:rating|draw)\b|\bhow many amps\b"),
@@ -144,9 +144,12 @@ _PHYSICAL_KINDS = (
 _ASKS_COLOUR = re.compile(r"\bwhat colou?rs?\b|\bcolou?rs? (?:is|are|of)\b|\bwhich colou?r\b|颜色|什么色", re.IGNORECASE)
 _COLOUR = re.compile(r"\b(?:red|green|blue|black|white|gr[ae]y|yellow|orange|brown|silver|beige|purple|violet|pink|gold|golden"
                      r"|ivory|cream|navy|teal|transparent|clear|RAL\s*\d{4})\b|[红绿蓝黑白灰黄橙棕银紫粉金]色?|透明", re.IGNORECASE)
+# A question asking how many times is answered by a count: "这个电池能来回充放电多少回" is not "10.24 kWh".
+_ASKS_TIMES = re.compile(r"(?:多少|几)(?:回|次|遍|趟)|\bhow many (?:times|cycles)\b", re.IGNORECASE)
+_TIMES = re.compile(r"\d\s*(?:次|回|遍|趟)|[一二两三四五六七八九十百千万]+(?:次|回|遍|趟)|\b(?:times?|cycles?|once|twice|thrice)\b", re.IGNORECASE)
 # What a question asks for, and what its answer must then hold.
 _ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), (_ASKS_DURATION_EN, _TIME_EN), (_ASKS_COLOUR, _COLOUR),
-                 *_PHYSICAL_KINDS)
+                 (_ASKS_TIMES, _TIMES), *_PHYSICAL_KINDS)
 
 
 def kind_answered(answer: str, question: str) -> bool:
