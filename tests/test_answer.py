@@ -277,6 +277,7 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("32 m", "What is the rated flow of the QF-200 pump?", False),
         ("额定流量：120 m³/h [1]", "What is the rated flow of the QF-200 pump?", True),
         ("40 L/min", "VX-40 的最大流量是多少？", True),
+        ("额定流量为 120 立方米/小时", "QF-200 的额定流量是多少？", True),
         ("15 kW", "QF-200 的额定转速是多少？", False),
         ("额定转速：2950 r/min", "QF-200 的额定转速是多少？", True),
         ("8 km/h", "What is the speed limit for forklifts inside buildings?", True),

@@ -130,7 +130,7 @@ _PHYSICAL_KINDS = (
      re.compile(r"\d\s*dB|分贝|\bdecibels?\b", re.IGNORECASE)),
     # flow: a volume per time (the QF-200's 120 m³/h, not its 32 m head)
     (_asks_for(r"流量|\bflow(?: rate)?\b"),
-     re.compile(r"\d\s*(?:m³|m3|L|l|gal)\s*/\s*(?:h|min|s)\b|\d\s*(?:gpm|lpm|cfm)\b|立方米每小时|升每分钟", re.IGNORECASE)),
+     re.compile(r"\d\s*(?:m³|m3|L|l|gal)\s*/\s*(?:h|min|s)\b|\d\s*(?:gpm|lpm|cfm)\b|立方米[/每]小时|升[/每]分钟?", re.IGNORECASE)),
     # speed of a machine or a vehicle; a response "speed" is a span of time, so only these
     (_asks_for(r"转速|车速|时速|限速|行驶速度|\b(?:rated|rotational|rotation|motor|pump|fan|shaft|driving|travel|top) speed\b|\bspeed limit\b|\brpm\b"),
      re.compile(r"\d\s*(?:km/h|kph|mph|m/s|m/min|r/min|rpm|转/分)|公里每小时|千米每小时|转每分|米每秒|公里/小时", re.IGNORECASE)),
