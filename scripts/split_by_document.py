@@ -20,6 +20,11 @@ TEXT_SUFFIXES = {".md", ".txt", ".html", ".htm"}
 
 
 def main(docs: Path, out: Path, golden: list[Path]) -> None:
+    for path in (docs, *golden):
+        if not path.exists():
+            sys.exit(f"{path}: no such file or folder")
+    if not docs.is_dir():
+        sys.exit(f"{docs}: not a folder of documents")
     questions = [json.loads(line) for path in golden for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for number, document in enumerate(sorted(p for p in docs.iterdir() if p.is_file())):
         folder = out / str(number)
