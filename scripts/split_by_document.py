@@ -3,8 +3,7 @@ product where a KB holds a single manual, law or article (a few chunks): each fo
 document in docs/ and set.jsonl with the questions whose sources name it, plus the unanswerable questions of
 the document's language (Chinese or not), which no document of the corpus answers.
 
-    .venv/bin/python scripts/split_by_document.py rag/evalsets/dev_corpus /tmp/one_doc \
-        rag/evalsets/dev_corpus_en.jsonl rag/evalsets/dev_corpus_zh.jsonl
+    .venv/bin/python scripts/split_by_document.py rag/evalsets/dev_corpus /tmp/one_doc rag/evalsets/dev_corpus_*.jsonl
     for d in /tmp/one_doc/*/; do .venv/bin/rag eval $d/set.jsonl --docs $d/docs --config hybrid --answers; done
 """
 from __future__ import annotations
