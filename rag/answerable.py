@@ -122,6 +122,11 @@ class AnswerabilityCheck:
             terms = self._tokenizer.tokenize(name)
             if terms and not any(self._known_term(t) for t in terms):
                 missing.append(name)
+        codes = self._tokenizer.codes(question)
+        if codes and not missing:
+            # A passage about a sibling only (the QF-200's spec lines, to a question about the QF-350) answers
+            # nothing asked: a small model reads the sibling's figure off it.
+            relevant = tuple(h for h in relevant if any(self._holds(h, code) for code in codes))
         seconds = time.perf_counter() - started
         if missing:
             return Decision((), f"names {', '.join(missing)} found nowhere in the passages' documents", False,

@@ -287,6 +287,9 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("接线端子的紧固力矩为10 N·m。", "接线端子的紧固力矩是多少？", True),
         ("SunWave SW-5K Grid-Tie [1]", "What is the most power the SW-5K can push into the grid?", False),
         ("Rated AC output power | 5,000 W [1]", "What is the most power the SW-5K can push into the grid?", True),
+        ("最高介质温度：350 m³/h [1]", "QF-350 的最高介质温度是多少？", False),  # the label's 度 is no degree
+        ("最高介质温度：80 ℃ [1]", "QF-200 的最高介质温度是多少？", True),
+        ("零下二十度也能放电", "天冷的时候，气温低到多少度这个电池柜还能往外供电？", True),
         ("10.24 kWh [1]", "这个电池能来回充放电多少回？", False),
         ("循环寿命 | ≥6000次（25 ℃，0.5C，90% DOD） [1]", "这个电池能来回充放电多少回？", True),
         ("Twice a year [1]", "How many times a year is the drill held?", True),

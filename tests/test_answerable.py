@@ -65,3 +65,24 @@ def test_in_a_small_kb_a_term_one_chunk_holds_is_specific(make_kb, tmp_path):
     tachograph, warehouse = kb.tokenizer.tokenize("tachograph warehouse")
     assert check.specific_terms([tachograph, warehouse]) == {tachograph}
     assert kb.info().chunks == 3 and bm25_idf(3, 1) < SPECIFIC_IDF  # the absolute cut would find none
+
+
+def test_a_passage_about_a_sibling_only_is_not_sent_for_a_question_about_one_code(make_kb, tmp_path):
+    """In the spec sheet alone the QF-200's section matches a QF-350 question almost as well as the QF-350's own
+    (the same labels); the model read the QF-200's figure off it. A passage that names a sibling and not the code
+    asked about is not kept."""
+    import shutil
+
+    from tests.conftest import SAMPLE_DOCS
+
+    docs = tmp_path / "spec"
+    docs.mkdir()
+    shutil.copy(SAMPLE_DOCS / "产品规格.txt", docs)
+    kb = make_kb()
+    kb.ingest([docs])
+    question = "QF-350 的最高介质温度是多少？"
+    hits = kb.search(question, 5)
+    assert any("QF-200" in h.chunk.text and "QF-350" not in h.chunk.text and h.relevance >= kb.answerability().threshold
+               for h in hits)  # the sibling's section is over the threshold
+    decision = kb.answerability().decide(question, hits)
+    assert decision.answerable and all("QF-350" in h.chunk.text for h in decision.kept)

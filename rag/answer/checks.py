@@ -123,7 +123,8 @@ _PHYSICAL_KINDS = (
      re.compile(r"\d\s*(?:kg|g|t|lbs?|pounds?|tonnes?|tons?)(?![a-zA-Z])|公斤|千克|克|吨|斤", re.IGNORECASE)),
     # 多少度电 asks for kWh (a 度 of electricity), not degrees
     (_asks_for(r"温度|(?:多少|几)度(?!电)|\btemperature\b|\bhow (?:hot|cold)\b"),
-     re.compile(r"[℃°]|\bdegrees?\b|度|零下|\d\s*[CF]\b")),
+     # 度 after a figure: the 度 of an echoed label ("最高介质温度：350 m³/h") is no temperature
+     re.compile(r"[℃°]|\bdegrees?\b|(?:\d|[零一二两三四五六七八九十百])\s*度|零下|\d\s*[CF]\b")),
     (_asks_for(r"压力|压强|\bpressure\b"), re.compile(r"\d\s*(?:[kKM]?Pa|m?bar|psi)(?![a-zA-Z])|帕", re.IGNORECASE)),
     # loudness: "VX-40 隔膜泵运行时的噪音是多少分贝" is not answered by its flow and pressure
     (_asks_for(r"噪音|噪声|分贝|\bnoise\b|\bdecibels?\b|\bsound (?:power |pressure )?level\b"),
