@@ -1,4 +1,8 @@
+import shutil
+
 import pytest
+
+from tests.conftest import SAMPLE_DOCS
 
 
 @pytest.mark.parametrize(
@@ -71,10 +75,6 @@ def test_a_passage_about_a_sibling_only_is_not_sent_for_a_question_about_one_cod
     """In the spec sheet alone the QF-200's section matches a QF-350 question almost as well as the QF-350's own
     (the same labels); the model read the QF-200's figure off it. A passage that names a sibling and not the code
     asked about is not kept."""
-    import shutil
-
-    from tests.conftest import SAMPLE_DOCS
-
     docs = tmp_path / "spec"
     docs.mkdir()
     shutil.copy(SAMPLE_DOCS / "产品规格.txt", docs)
