@@ -117,16 +117,17 @@ class AnswerabilityCheck:
         relevant = tuple(h for h in hits if h.relevance >= (self.threshold if confident else max(self.floor, UNCERTAIN_SHARE_OF_BEST * top)))
         if not relevant:
             return Decision((), "no relevant passage", False, (), time.perf_counter() - started, {"top_relevance": top})
-        missing = [code for code in self._tokenizer.codes(question) if not any(self._holds(h, code) for h in relevant)]
+        # Per code of the question, the passages about it; each is asked once (it may look the document up).
+        about = {code: [self._holds(h, code) for h in relevant] for code in self._tokenizer.codes(question)}
+        missing = [code for code, holding in about.items() if not any(holding)]
         for name in self._tokenizer.names(question):
             terms = self._tokenizer.tokenize(name)
             if terms and not any(self._known_term(t) for t in terms):
                 missing.append(name)
-        codes = self._tokenizer.codes(question)
-        if codes and not missing:
+        if about and not missing:
             # A passage about a sibling only (the QF-200's spec lines, to a question about the QF-350) answers
             # nothing asked: a small model reads the sibling's figure off it.
-            relevant = tuple(h for h in relevant if any(self._holds(h, code) for code in codes))
+            relevant = tuple(h for i, h in enumerate(relevant) if any(holding[i] for holding in about.values()))
         seconds = time.perf_counter() - started
         if missing:
             return Decision((), f"names {', '.join(missing)} found nowhere in the passages' documents", False,
