@@ -54,6 +54,8 @@ def load_golden(path: Path) -> list[GoldQuestion]:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{number}: not JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}:{number}: not a JSON object")
         if not isinstance(data.get("question"), str):
             raise ConfigError(f"{path}:{number}: missing 'question'")
         groups = data.get("answer_groups") or ([data["answers"]] if data.get("answers") else [])

@@ -13,6 +13,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from rag.errors import ConfigError
+from rag.evaluate import load_golden
 from rag.text import contains_cjk
 
 TEXT_SUFFIXES = {".md", ".txt", ".html", ".htm"}
@@ -24,6 +26,13 @@ def main(docs: Path, out: Path, golden: list[Path]) -> None:
             sys.exit(f"{path}: no such file or folder")
     if not docs.is_dir():
         sys.exit(f"{docs}: not a folder of documents")
+    try:
+        for path in golden:
+            load_golden(path)  # a malformed line is named here, before anything is written
+    except ConfigError as exc:
+        sys.exit(str(exc))
+    if not any(p.is_file() for p in docs.iterdir()):
+        sys.exit(f"{docs}: holds no documents")
     questions = [json.loads(line) for path in golden for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for number, document in enumerate(sorted(p for p in docs.iterdir() if p.is_file())):
         folder = out / str(number)

@@ -27,6 +27,9 @@ def test_golden_set_lines_are_validated(tmp_path: Path):
     path.write_text('{"question": "q"}\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="g.jsonl:1: give 'answers'"):
         load_golden(path)
+    path.write_text('["q", "a"]\n', encoding="utf-8")  # JSON, but no object
+    with pytest.raises(ConfigError, match="g.jsonl:1: not a JSON object"):
+        load_golden(path)
 
 
 def test_shipped_sets_are_large_enough_and_mixed():
