@@ -166,6 +166,26 @@ def load_text(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     return [Page(_decode_text(path, data))]
 
 
+# Markdown's inline markup, which no reader sees: "**Section 9. Access.** The landlord may enter…" split as
+# "Access.** The landlord…" and was quoted so; a link's target is no part of its sentence. Headings, lists and
+# tables stay as written (a heading's "#" and a row's "|" are read further on).
+_MARKDOWN_INLINE = [
+    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # image: its alt text
+    (re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),  # link: its text
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # italics, not a list's "* "
+    (re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=\S)_(?![\w_])"), r"\1"),
+    (re.compile(r"(?<!`)`([^`\n]+)`(?!`)"), r"\1"),  # inline code
+]
+
+
+def load_markdown(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
+    text = _decode_text(path, data)
+    for pattern, replacement in _MARKDOWN_INLINE:
+        text = pattern.sub(replacement, text)
+    return [Page(text)]
+
+
 INLINE_HTML = ["a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "i", "kbd", "mark", "q", "s", "samp",
                "small", "span", "strong", "sub", "sup", "time", "u", "var", "font"]
 
@@ -281,21 +301,25 @@ def load_docx(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
 
 
 def _docx_blocks(document) -> Iterator[str]:
-    for paragraph in document.paragraphs:
-        if paragraph.text.strip():
-            yield paragraph.text
-    for table in document.tables:
-        for row in table.rows:
-            cells = [cell.text.strip() for cell in row.cells]
-            if any(cells):
-                yield " | ".join(cells)
+    """Paragraphs and tables in the order the document has them (a table under its heading, not after the last
+    paragraph); a table is one block of rows, its cells joined as the HTML loader joins them."""
+    from docx.table import Table
+
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows]
+            rows = [row for row in rows if row.strip(" |")]
+            if rows:
+                yield "\n".join(rows)
+        elif block.text.strip():
+            yield block.text
 
 
 LOADERS: dict[str, Loader] = {
     ".txt": load_text,
     ".text": load_text,
-    ".md": load_text,
-    ".markdown": load_text,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
     ".html": load_html,
     ".htm": load_html,
     ".pdf": load_pdf,

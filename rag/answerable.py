@@ -9,12 +9,13 @@ is the honest "not in the knowledge base".
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from rag.retrieve import Hit
-from rag.text import GRAM_MARK, KeywordTokenizer, code_family
+from rag.text import GRAM_MARK, KeywordTokenizer, code_family, contains_cjk
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,15 @@ UNCERTAIN_SHARE_OF_BEST = 1 / 3
 # BM25 idf of a term held by about one chunk in eight: rarer terms say what a question asks about. In a KB of
 # ten chunks or fewer no term reaches it (one chunk of ten: idf 1.99), so there a term one chunk holds is specific.
 SPECIFIC_IDF = 2.0
+
+
+def _written_apart(name: str, hits: Sequence[Hit]) -> bool:
+    """Whether a passage writes a Chinese name with a character or two inside it: jieba tags common words as
+    places (石桥, "stone bridge"), and the passage's 三孔石拱桥 is the one asked about."""
+    if len(name) < 2 or not contains_cjk(name):
+        return False
+    spread = re.compile(".{0,2}".join(re.escape(c) for c in name))
+    return any(spread.search(h.chunk.text) for h in hits)
 
 
 def _squash(text: str) -> str:
@@ -122,7 +132,7 @@ class AnswerabilityCheck:
         missing = [code for code, holding in about.items() if not any(holding)]
         for name in self._tokenizer.names(question):
             terms = self._tokenizer.tokenize(name)
-            if terms and not any(self._known_term(t) for t in terms):
+            if terms and not any(self._known_term(t) for t in terms) and not _written_apart(name, relevant):
                 missing.append(name)
         if about and not missing:
             # A passage about a sibling only (the QF-200's spec lines, to a question about the QF-350) answers

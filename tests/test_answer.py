@@ -294,6 +294,15 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("循环寿命 | ≥6000次（25 ℃，0.5C，90% DOD） [1]", "这个电池能来回充放电多少回？", True),
         ("Twice a year [1]", "How many times a year is the drill held?", True),
         ("每月至少开展一次防火巡查 [1]", "物业公司一个月要做几次防火巡查？", True),
+        ("2016 [1]", "Since what year has Tom Okafor been in charge of the library?", True),  # in charge: no price
+        ("£5 [1]", "What is the charge for a replacement card?", True),
+        ("Nothing [1]", "What is the charge for a replacement card?", False),
+        ("8成 [1]", "一共修好了多少栋老房子？", False),  # a share of the residents counts no buildings
+        ("共修复明清古建筑126栋 [1]", "一共修好了多少栋老房子？", True),
+        ("126 [1]", "一共修好了多少栋老房子？", True),  # a bare figure may be the count
+        ("3.6亿元 [2]", "周末每天最多能放多少人进去？", False),
+        ("每天入镇人数上限为3万人 [2]", "周末每天最多能放多少人进去？", True),
+        ("16 名 [1]", "车间有多少人？", True),  # 名 and 人 count people alike
     ],
 )
 def test_the_answer_is_of_the_kind_asked(answer, question, of_the_kind):
@@ -340,6 +349,21 @@ def test_a_heading_or_list_number_is_no_figure_and_no_sentence():
     passage = "## 三、化学品管理\n\n2. 发生化学品泄漏时，立即拨打应急电话分机 6119。\n3. 每种化学品必须有中文版说明书。"
     tokenizer = KeywordTokenizer()
     assert "6119" in quote_for("化学品洒了应该打哪个内线号码？", passage, tokenizer.tokenize)
+
+
+def test_a_laws_references_are_no_figures():
+    """"Section 4", "under section 21 of the Housing Act" and a subsection's "(1)" label; read as bare figures, every
+    law passage gave a 1 and a 2 that an answer's "1 month" could borrow."""
+    from rag.answer import passage_sentences
+    from rag.answer.checks import figure_units, figures_supported
+
+    law = ("Section 6. Sanctions. (1) Where a landlord fails to comply with section 4, the landlord may not serve a notice "
+           "under section 21 of the Housing Act. (2) The sum is not more than three times the deposit. Article 12, § 3 and （二） apply.")
+    assert figure_units(law) == {"3": {"times"}}
+    assert not figures_supported("1 month [1]", "How long does the landlord have?", [law])
+    assert figure_units("3 sections of 10 m") == {"3": {"sections"}, "10": {"m"}}  # a count of sections is a figure
+    assert passage_sentences("Section 9. Access. The landlord may enter after 48 hours.") == [
+        "Section 9. Access.", "The landlord may enter after 48 hours."]
 
 
 def test_a_quoted_list_item_loses_its_number(make_kb, sample_copy):

@@ -50,6 +50,35 @@ def test_a_common_word_jieba_tags_as_a_place_is_not_a_name():
     assert tokenizer.names("上海工厂的动火作业许可证有效期是多久？") == ["上海"]
 
 
+def test_a_month_is_no_name_and_a_common_word_tagged_as_a_place_may_be_written_apart(make_kb, tmp_path):
+    """"My heating stopped working in January" names no place: the question was refused as a near-miss. jieba
+    tags 石桥 ("stone bridge") as a place; a passage writing 三孔石拱桥 holds the bridge asked about."""
+    from rag.text import KEYWORD_TOKENIZER_VERSION, KeywordTokenizer
+
+    tokenizer = KeywordTokenizer(KEYWORD_TOKENIZER_VERSION)
+    assert tokenizer.names("My heating stopped working in January. How quickly must the landlord act?") == []
+    docs = tmp_path / "town"
+    docs.mkdir()
+    (docs / "town.md").write_text("镇上最有名的建筑是青溪桥，这是一座建于清代的三孔石拱桥，全长42米。", encoding="utf-8")
+    kb = make_kb()
+    kb.ingest([docs])
+    check = kb.answerability()
+    for question, missing in [("那座老石桥有多长？", ()), ("上海的三孔石拱桥全长多少米？", ("上海",))]:
+        assert check.decide(question, kb.search(question, 3)).missing == missing
+
+
+def test_words_people_ask_with_are_not_what_a_question_asks_about(sample_kb):
+    """Pronouns, light verbs and "how long" are rare in documents, so they looked specific: a sentence holding
+    "my" could stand in for the answer to "How long does a landlord have to put my deposit…"."""
+    tokenizer = sample_kb.tokenizer
+    for question, function_words in [("How long does a landlord have to put my deposit into a scheme?", "long put my"),
+                                      ("这套规定从什么时候开始生效？", "这套 从 时候"),
+                                      ("连着几天不来上班公司就可以把人辞退？", "着 几天 来")]:
+        terms = set(tokenizer.tokenize(question))
+        assert set(tokenizer.tokenize(function_words) if question.isascii() else function_words.split()) <= terms & tokenizer.filler_terms
+    assert tokenizer.tokenize("deposit")[0] not in tokenizer.filler_terms
+
+
 def test_in_a_small_kb_a_term_one_chunk_holds_is_specific(make_kb, tmp_path):
     """In a KB of ten chunks or fewer no term reaches SPECIFIC_IDF (one chunk of ten: idf 1.99), which left a
     one-document KB without the corrections that need what a question asks about; a term one chunk holds is

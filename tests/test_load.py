@@ -43,6 +43,30 @@ def test_docx_paragraphs_and_tables():
     assert "Annual refresher | 4" in text
 
 
+def test_a_docx_table_stays_under_its_heading(tmp_path: Path):
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("3 Retention schedule")
+    table = document.add_table(rows=2, cols=2)
+    for row, cells in zip(table.rows, [("Record", "Period"), ("Invoices", "7 years")]):
+        for cell, text in zip(row.cells, cells):
+            cell.text = text
+    document.add_paragraph("4 Legal hold")
+    path = tmp_path / "policy.docx"
+    document.save(path)
+    assert load(path)[0].text == "3 Retention schedule\n\nRecord | Period\nInvoices | 7 years\n\n4 Legal hold"
+
+
+def test_markdown_inline_markup_is_not_text(tmp_path: Path):
+    path = tmp_path / "act.md"
+    path.write_text("## Part 3\n\n**Section 9. Access.** The landlord may *only* enter the [dwelling](https://x.example/d) "
+                    "after `48 hours`.\n\n* a list item\n\n| **Record** | Period |\n|---|---|\n\nsnake_case and 2*3*4 stay.",
+                    encoding="utf-8")
+    assert load(path)[0].text == ("## Part 3\n\nSection 9. Access. The landlord may only enter the dwelling after 48 hours.\n\n"
+                                  "* a list item\n\n| Record | Period |\n|---|---|\n\nsnake_case and 2*3*4 stay.")
+
+
 @pytest.mark.parametrize(
     "name, data, reason",
     [

@@ -44,11 +44,19 @@ _SECTION_LABEL = re.compile(r"(?m)^\s*(?:#+\s*)?(?:\d{1,3}(?:\.\d{1,3})*\.(?=\s+
                             r"|第[一二三四五六七八九十百零〇\d]{1,6}[条章节款](?!\d))")
 
 
+# A law's or contract's references label too: "Section 4", "under section 21 of the Housing Act", "Article 12",
+# "§ 3", and a subsection's "(1)", "（二）". Read as bare figures, every law passage gave a 1 and a 2 that any
+# answer's "1 month" could borrow.
+_REFERENCE_LABEL = re.compile(r"\b(?:sections?|sec\.|articles?|art\.|chapters?|parts?|clauses?|schedules?|rules?|regulations?"
+                              r"|paragraphs?|para\.)\s*\d{1,4}[a-z]?(?:\(\d{1,3}\))*(?![\d.,]*\d)|§§?\s*\d{1,4}[a-z]?"
+                              r"|[(（](?:\d{1,3}|[a-z]|[ivx]{1,4}|[一二三四五六七八九十]{1,3})[)）]", re.IGNORECASE)
+
+
 def figure_units(text: str) -> dict[str, set[str]]:
     """Each figure of `text` (number words as digits, no thousands commas) and the units written after
     it; "" where it stands bare."""
     out: dict[str, set[str]] = {}
-    text = _SECTION_LABEL.sub(" ", text)
+    text = _REFERENCE_LABEL.sub(" ", _SECTION_LABEL.sub(" ", text))
     for number, unit in QUANTITY.findall(english_numbers_as_digits(chinese_numbers_as_digits(text))):
         out.setdefault(number.replace(",", ""), set()).add(unit.lower())
     return out
@@ -83,9 +91,29 @@ def units_agree(answer_units: set[str], passage_units: set[str]) -> bool:
     return False
 
 
+# Units of a span of time: "6 weeks" and "30 days" answer the same question, so a figure read off the wrong
+# sentence in weeks may give way to the right one in days.
+_TIME_UNITS = frozenset("h hr hrs hour hours min mins minute minutes s sec secs second seconds day days week weeks "
+                        "month months year years yr yrs".split())
+_TIME_UNITS_ZH = "年月周天日时小分秒"
+
+
+def _is_time_unit(unit: str) -> bool:
+    return unit in _TIME_UNITS or (_is_cjk(unit) and unit[0] in _TIME_UNITS_ZH)
+
+
+def same_quantity(answer_units: set[str], passage_units: set[str]) -> bool:
+    """Whether figures in these units measure the same thing: units that agree (`units_agree`), or spans of
+    time in any unit."""
+    if units_agree(answer_units, passage_units):
+        return True
+    return any(map(_is_time_unit, answer_units)) and any(map(_is_time_unit, passage_units))
+
+
 # A question that asks what something costs is answered by an amount of money, not by the nearest figure.
 # A fine is money too ("What fine does an employee pay…"), not fine dust or a fine mesh.
-_ASKS_PRICE = re.compile(r"\b(?:prices?|priced|costs?|fees?|charges?)\b|how much (?:do|does|is|are|will)\b.*\b(?:pay|charge|cost)"
+# Not "in charge of" (who runs something) nor a battery's charge.
+_ASKS_PRICE = re.compile(r"\b(?:prices?|priced|costs?|fees?)\b|(?<!\bin )\bcharges?\b(?!\s+(?:of|the|a|an|it|its|my|your|them|up)\b)|how much (?:do|does|is|are|will)\b.*\b(?:pay|charge|cost)"
                          r"|\b(?:what|which|how (?:much|large|high|big)|pay|paid|impose[sd]?|face[sd]?)\s+(?:\w+\s+)?fines?\b(?!\s*(?:dust|mesh|grain|particles?|sand|powder|print|tun))"
                          r"|价格|价钱|多少钱|售价|报价|费用|单价|收费|罚(?:款|金)?(?:是)?多少", re.IGNORECASE)
 _MONEY = re.compile(r"[$€£¥￥]|\b(?:USD|EUR|RMB|CNY|GBP|JPY|dollars?|euros?|yuan|free of charge)\b|元|美元|欧元|免费",
@@ -153,11 +181,32 @@ _ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), (_ASKS_DURAT
                  (_ASKS_TIMES, _TIMES), *_PHYSICAL_KINDS)
 
 
+# A Chinese question counting things by their measure word (多少栋, 几名, 最多能放多少人) is answered by a count of
+# them: "8成" (eight tenths of the residents) does not say how many buildings were restored. Measure words
+# that count the same things are one group (16 人 answers 多少名员工).
+_MEASURE_GROUPS = ("人名位", "栋幢座所处", "台套部", "辆", "层", "岁", "倍", "级", "页", "家", "间", "户", "张", "条",
+                   "件", "项", "棵株", "只头", "架", "艘", "颗粒", "片", "瓶", "袋", "箱", "包", "份", "篇", "本", "门")
+_ASKS_COUNT_OF = re.compile(r"(?:多少|几)个?([" + "".join(_MEASURE_GROUPS) + r"])")
+_NUMBER_BEFORE = r"(?:\d|[一二两三四五六七八九十百千万])\s*(?:[万千百]|余|多)?\s*"
+_BARE_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w.,%°℃\u4e00-\u9fff])")
+
+
+def _counts_what_is_counted(answer: str, question: str) -> bool:
+    asked = _ASKS_COUNT_OF.search(question)
+    if not asked:
+        return True
+    group = next(g for g in _MEASURE_GROUPS if asked.group(1) in g)
+    # A bare figure ("126") may be the count; a figure of something else ("8成", "3.6亿元") is not.
+    return bool(re.search(_NUMBER_BEFORE + f"[{group}]", answer) or _BARE_NUMBER.search(CITATION.sub(" ", answer)))
+
+
 def kind_answered(answer: str, question: str) -> bool:
     """Whether the answer is of the kind the question asks for: an amount of money for a price ("the list
     price of a VX-40" is not its 40 L/min), a span of time for a Chinese "how long" or "how often", a unit
-    of power, voltage, weight, temperature or pressure for an amount of one."""
-    return all(not asks.search(question) or gives.search(answer) for asks, gives in _ANSWER_KINDS)
+    of power, voltage, weight, temperature or pressure for an amount of one, a count of what a Chinese
+    question counts by its measure word."""
+    return all(not asks.search(question) or gives.search(answer) for asks, gives in _ANSWER_KINDS) \
+        and _counts_what_is_counted(answer, question)
 
 
 # A question that asks for a count, an amount or a span of time is answered by a figure or a time word.
@@ -304,7 +353,7 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
 
 
 # A piece of a passage that is only a heading's number ("7." of "7. Training and review").
-_SECTION_NUMBER = re.compile(r"(?:#+\s*)?\d{1,3}(?:\.\d{1,3})*\.")
+_SECTION_NUMBER = re.compile(r"(?:#+\s*)?(?:(?:Section|Article|Art\.|Chapter|Part|Clause|Rule|§)\s*)?\d{1,3}(?:\.\d{1,3})*\.")
 # A figure and a Latin unit written without a power (²/³) after it.
 _UNIT_WITHOUT_POWER = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*)\s*([a-zA-Z]{1,3})(?![a-zA-Z²³])")
 

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 from rag.answer.checks import (CITATION, QUANTITY, figure_units, figures_supported, gives_what_is_asked, is_refusal,
                                kind_answered, numbered_sentences, outermost_terms, quote_for, shared_places,
-                               source_sentences, units_agree)
+                               same_quantity, source_sentences, units_agree)
 from rag.answerable import AnswerabilityCheck
 from rag.prompt import display_source
 from rag.retrieve import Hit
@@ -169,7 +169,11 @@ class StandIns:
             shared_terms = specific & set(self._terms(sentence))
             if not shared_terms or not gives_what_is_asked(sentence, asked):
                 continue
-            if any(units_agree(answer_units, units - {""}) for units in figure_units(sentence).values()):
+            unit_groups = [units - {""} for units in figure_units(sentence).values()]
+            if any(units_agree(answer_units, units) for units in unit_groups) or (
+                    # a span in other units ("30 days" for "6 weeks") only where the row is clearly the one asked
+                    shared_places(asked, shared_terms) >= MIN_SPECIFIC_SHARED
+                    and any(same_quantity(answer_units, units) for units in unit_groups)):
                 same_unit.append((number, sentence, len(shared_terms)))
             elif shared_places(asked, shared_terms) >= MIN_SPECIFIC_SHARED and figure_units(sentence):
                 other_unit.append((number, sentence, len(shared_terms)))
