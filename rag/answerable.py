@@ -90,6 +90,11 @@ class AnswerabilityCheck:
         cut = SPECIFIC_IDF if self._idf_of_one_chunk is None else min(SPECIFIC_IDF, self._idf_of_one_chunk())
         return {t for t, weight in self._idf(list(terms)).items() if weight >= cut}
 
+    def held_terms(self, terms: Sequence[str]) -> set[str]:
+        """Those of `terms` some chunk of the KB holds: a term no chunk holds is rare too, but no sentence can
+        share it."""
+        return {t for t in terms if self._known_term(t)}
+
     def character_pairs(self, text: str) -> set[str]:
         """The Chinese character pairs of `text`, the question's filler left out, as plain strings: what a
         Chinese question shares with a sentence where the word segmenter cut differently (那张许可能用 is cut

@@ -602,6 +602,10 @@ def test_a_bare_yes_or_no_gives_way_to_the_sentence_it_rests_on(make_kb, sample_
     english.ingest([sample_copy])
     assert "Natural convection, no fan" in english.ask("Does the SW-5K have a fan inside?").text
     assert english.ask("Can I take the forklift home at the weekend?").refused
+    (sample_copy / "library.md").write_text("# Library hours\n\nWe are open Monday to Friday from 9am to 7pm and "
+                                            "closed on Sundays and bank holidays.", encoding="utf-8")
+    english.ingest([sample_copy])
+    assert "closed on Sundays" in english.ask("Can I go to the library on a Sunday?").text  # closed says whether
 
 
 def test_a_list_marker_before_a_one_line_answer_is_not_part_of_it(make_kb, sample_copy):
@@ -697,3 +701,24 @@ def test_a_unit_keeps_the_power_the_passage_gives_it(make_kb, tmp_path):
     length = make_kb(chat_model=EchoChatModel("3 m [1]"))
     length.ingest([docs])
     assert "3 m [1]" in length.ask("How long may the DC cable between the battery cabinet and the inverter be?").text
+
+
+def test_a_figure_given_without_its_currency_or_measure_word_gets_its_sentence(make_kb, tmp_path):
+    """A 0.5B model drops the "£" or the "元" ("4.2 million", "20"): the answer then fails the price check or the
+    unit check, though the passages give that figure; the one sentence giving it answers."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "library.md").write_text("# Millbrook library\n\nThe library reopened in April after a flood. The restoration "
+                                     "cost £4.2 million. Twelve study rooms can be booked.", encoding="utf-8")
+    (docs / "古镇.md").write_text("# 青溪古镇\n\n古镇对游客免费开放。自驾游客的停车费每天20元。", encoding="utf-8")
+    english = make_kb(chat_model=EchoChatModel("4.2 million"))
+    english.ingest([docs])
+    answer = english.ask("How much did the restoration of the library cost?")
+    assert "£4.2 million" in answer.text and answer.cited_sources
+    chinese = make_kb(chat_model=EchoChatModel("20"))
+    chinese.ingest([docs])
+    assert "停车费每天20元" in chinese.ask("古镇的停车费一天多少钱？").text
+    # The one sentence giving the figure must give what is asked: a count of rooms is no price.
+    counting = make_kb(chat_model=EchoChatModel("12"))
+    counting.ingest([docs])
+    assert "Twelve" not in counting.ask("How much did the restoration of the library cost?").text

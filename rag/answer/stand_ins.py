@@ -19,6 +19,9 @@ from rag.text import code_family
 # A small model that cannot find the answer may copy a document block, starting with its header as the
 # prompt writes it: "[1] (manual.html, page 3)".
 _ECHOED_HEADER = re.compile(r"\s*\[(\d{1,3})\]\s*\(([^()\n]{1,200})\)\s*(?:\n|$)")
+_MULTIPLIERS = frozenset({"thousand", "million", "millions", "billion", "bn", "万", "亿", "千", "百"})
+# A reply this short is a figure with a word or two ("4.2 million", "20 元"), not a claim of its own.
+SHORT_REPLY_CHARS = 40
 # A line longer than this is no table row or list item of its own (a code's line stands in whole).
 CODE_LINE_CHARS = 300
 _CJK_CHARS = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
@@ -45,7 +48,7 @@ _POLAR_REPLY = re.compile(r"^\s*(?:yes|no|not|never|不能|不可以|不可|不�
                           r"(?:\s*[,，.。!！;；:：]|(?=\s*\[\d)|\s*$)", re.IGNORECASE)
 # Words that say whether something is so, allowed or required: the grounds of a yes or a no.
 _POLARITY = re.compile(r"\b(?:no|not|never|none|nothing|without|only|must|shall|should|may|can|cannot|prohibited|forbidden"
-                       r"|allowed|permitted|required|do not|don't|avoid)\b|[不无没禁严须应可准许勿免非]", re.IGNORECASE)
+                       r"|allowed|permitted|required|do not|don't|avoid|closed|open|opens|shut|free|abolished|banned)\b|[不无没禁严须应可准许勿免非]", re.IGNORECASE)
 # A reply that is a figure alone ("16"), with no unit to say what it counts.
 _BARE_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
 # Words joining two figures of one sentence as alternatives or conditions ("18 months … or 24 months …").
@@ -124,7 +127,8 @@ class StandIns:
             return self._row_asked(text, asked, relevant) or self._sentence_asked(text, asked, relevant) \
                 or self._unit_restored(text, relevant) \
                 or self._alternatives_kept(text, relevant) or self._sibling_corrected(text, asked, relevant)
-        return self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant)
+        return self._figure_given_whole(text, asked, relevant, contexts) or self._quote_answering(asked, relevant) \
+            or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant)
 
     def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
@@ -218,6 +222,25 @@ class StandIns:
             return ""
         giving = _the_one_sentence_giving(figure.replace(",", ""), relevant, lambda units: "" not in units)
         return _quoted(giving[1], giving[0]) if giving else ""
+
+    def _figure_given_whole(self, text: str, asked: str, relevant: Sequence[Hit], contexts: Sequence[str]) -> str:
+        """For a reply of one figure that fails a check only in its form ("4.2 million" to a question about a cost,
+        over "The restoration cost £4.2 million"; "20" over "停车费每天20元"): the one passage sentence giving that
+        figure, where the sentence gives what is asked and is about the question; "" otherwise."""
+        reply = CITATION.sub("", text).strip(" .。")
+        figures = figure_units(reply)
+        if len(figures) != 1 or len(reply) > SHORT_REPLY_CHARS:
+            return ""
+        value, answer_units = next(iter(figures.items()))
+        # A figure without a unit of its own ("20", "4.2 million"): a reply giving one ("10米" to how long, "每 3
+        # 个月") gave a figure of its own choosing, not a form of the passage's.
+        if answer_units - {""} - _MULTIPLIERS:
+            return ""
+        giving = _the_one_sentence_giving(value, relevant, lambda units: True)
+        if giving is None or not gives_what_is_asked(giving[1], asked):
+            return ""
+        quoted = _quoted(giving[1], giving[0])
+        return quoted if self._related(quoted, asked, contexts) else ""
 
     def _alternatives_kept(self, text: str, relevant: Sequence[Hit]) -> str:
         """For a reply of one figure ("18 months") whose one sentence gives another in the same unit ("18 months
@@ -371,7 +394,8 @@ class StandIns:
         refresher training's, to "How often do forklift drivers renew their internal forklift licence?"): the
         sentence holding QUOTE_COVERAGE of the question's content words, where it gives what is asked ("Forklift
         drivers renew their internal forklift licence every 3 years"); "" otherwise."""
-        specific = self._specific_terms(asked)
+        # Only terms the KB holds: an answer's sentence cannot share "originally" where no chunk says it.
+        specific = self.answerability.held_terms(sorted(self._specific_terms(asked)))
         own = self._sentences_off_the_question(text, specific, numbered_sentences(relevant)) if specific else None
         if own is None:
             return ""
