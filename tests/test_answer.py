@@ -722,3 +722,16 @@ def test_a_figure_given_without_its_currency_or_measure_word_gets_its_sentence(m
     counting = make_kb(chat_model=EchoChatModel("12"))
     counting.ingest([docs])
     assert "Twelve" not in counting.ask("How much did the restoration of the library cost?").text
+
+
+def test_a_reply_naming_only_a_sections_title_is_no_answer(make_kb, tmp_path):
+    """"病假。" is the title of 第四条, which holds the answer; it says where the answer is, not what it is."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "leave.md").write_text("第三条 年休假。员工工作满1年不满10年的，年休假5天。\n\n第四条 病假。员工因病请假，须提供二级以上医院出具的"
+                                   "诊断证明。\n\n第五条 婚假。员工依法登记结婚的，可享受婚假3天。", encoding="utf-8")
+    kb = make_kb(chat_model=EchoChatModel("病假。"))
+    kb.ingest([docs])
+    answer = kb.ask("员工生病请假需要交什么材料？")
+    assert answer.text.strip(" [1]。") != "病假"
+    assert answer.refused or "诊断证明" in answer.text
