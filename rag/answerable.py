@@ -137,7 +137,7 @@ class AnswerabilityCheck:
         missing = [code for code, holding in about.items() if not any(holding)]
         for name in self._tokenizer.names(question):
             terms = self._tokenizer.tokenize(name)
-            if terms and not any(self._known_term(t) for t in terms) and not _written_apart(name, relevant):
+            if terms and not any(self._known_term(t) for t in terms) and not _written_apart(name, hits):
                 missing.append(name)
         if about and not missing:
             # A passage about a sibling only (the QF-200's spec lines, to a question about the QF-350) answers

@@ -1,8 +1,8 @@
-"""Prints the second corpus (rag/evalsets/dev_corpus) to PDF as a browser does — wrapped lines, a running
-header and a page-number footer on A5 pages — and writes its golden sets naming the PDFs, so that `rag
-eval` measures the same questions over the same documents as PDF:
+"""Prints the second corpus (rag/evalsets/dev_corpus), or another of rag/evalsets (third_corpus), to PDF as a
+browser does — wrapped lines, a running header and a page-number footer on A5 pages — and writes its golden
+sets naming the PDFs, so that `rag eval` measures the same questions over the same documents as PDF:
 
-    .venv/bin/python scripts/print_dev_corpus_pdf.py /tmp/dev_pdf
+    .venv/bin/python scripts/print_dev_corpus_pdf.py /tmp/dev_pdf [third_corpus]
     .venv/bin/rag eval /tmp/dev_pdf/dev_corpus_en.jsonl /tmp/dev_pdf/dev_corpus_zh.jsonl \
         --docs /tmp/dev_pdf/docs --config hybrid --answers
 
@@ -18,6 +18,8 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from playwright.sync_api import sync_playwright
 
+from ingest.load import load_document
+
 EVALSETS = Path(__file__).resolve().parent.parent / "rag" / "evalsets"
 STYLE = ("<style>body{font-family:'WenQuanYi Zen Hei',sans-serif;font-size:13pt;line-height:1.5}"
          "nav,footer{display:none} table{border-collapse:collapse} td,th{border:1px solid #888;padding:2px 6px}</style>")
@@ -25,20 +27,31 @@ BAND = "<div style='font-size:8pt;width:100%;text-align:center'>{}</div>"
 
 
 def as_html(path: Path) -> str:
+    if path.suffix not in (".md", ".html", ".htm"):
+        # A DOCX as its text: a paragraph a block, a table's rows as a table.
+        blocks = []
+        for block in load_document(path, path.read_bytes())[0].text.split("\n\n"):
+            if " | " in block:
+                rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line.split(" | ")) + "</tr>"
+                               for line in block.split("\n"))
+                blocks.append(f"<table>{rows}</table>")
+            else:
+                blocks.append(f"<p>{html.escape(block)}</p>")
+        return f"<html><head><meta charset='utf-8'></head><body>{''.join(blocks)}</body></html>".replace("<head>", "<head>" + STYLE, 1)
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".md":
         text = f"<html><head><meta charset='utf-8'></head><body>{MarkdownIt('commonmark').enable('table').render(text)}</body></html>"
     return text.replace("<head>", "<head>" + STYLE, 1)
 
 
-def main(out: Path) -> None:
+def main(out: Path, corpus: str = "dev_corpus") -> None:
     docs = out / "docs"
     docs.mkdir(parents=True, exist_ok=True)
     renamed = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
         page = browser.new_page()
-        for source in sorted((EVALSETS / "dev_corpus").iterdir()):
+        for source in sorted((EVALSETS / corpus).iterdir()):
             page.set_content(as_html(source))
             target = docs / f"{source.stem}.pdf"
             page.pdf(path=str(target), format="A5", display_header_footer=True,
@@ -48,7 +61,7 @@ def main(out: Path) -> None:
             renamed[source.name] = target.name
         browser.close()
     for language in ("en", "zh"):
-        name = f"dev_corpus_{language}.jsonl"
+        name = f"{corpus}_{language}.jsonl"
         with (EVALSETS / name).open(encoding="utf-8") as golden, (out / name).open("w", encoding="utf-8") as copy:
             for line in golden:
                 record = json.loads(line)
@@ -59,6 +72,6 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: print_dev_corpus_pdf.py OUT_DIR")
-    main(Path(sys.argv[1]))
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and not (EVALSETS / sys.argv[2]).is_dir()):
+        sys.exit("usage: print_dev_corpus_pdf.py OUT_DIR [CORPUS: a folder of rag/evalsets, default dev_corpus]")
+    main(Path(sys.argv[1]), *sys.argv[2:])
