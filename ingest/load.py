@@ -302,15 +302,15 @@ def load_docx(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
 
 def _docx_blocks(document) -> Iterator[str]:
     """Paragraphs and tables in the order the document has them (a table under its heading, not after the last
-    paragraph); a table is one block of rows, its cells joined as the HTML loader joins them."""
+    paragraph); a table row's cells joined as the HTML loader joins them."""
     from docx.table import Table
 
     for block in document.iter_inner_content():
         if isinstance(block, Table):
-            rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows]
-            rows = [row for row in rows if row.strip(" |")]
-            if rows:
-                yield "\n".join(rows)
+            for row in block.rows:
+                cells = [cell.text.strip() for cell in row.cells]
+                if any(cells):
+                    yield " | ".join(cells)
         elif block.text.strip():
             yield block.text
 

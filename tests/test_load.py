@@ -55,7 +55,7 @@ def test_a_docx_table_stays_under_its_heading(tmp_path: Path):
     document.add_paragraph("4 Legal hold")
     path = tmp_path / "policy.docx"
     document.save(path)
-    assert load(path)[0].text == "3 Retention schedule\n\nRecord | Period\nInvoices | 7 years\n\n4 Legal hold"
+    assert load(path)[0].text == "3 Retention schedule\n\nRecord | Period\n\nInvoices | 7 years\n\n4 Legal hold"
 
 
 def test_markdown_inline_markup_is_not_text(tmp_path: Path):
