@@ -722,6 +722,13 @@ def test_a_figure_given_without_its_currency_or_measure_word_gets_its_sentence(m
     counting = make_kb(chat_model=EchoChatModel("12"))
     counting.ingest([docs])
     assert "Twelve" not in counting.ask("How much did the restoration of the library cost?").text
+    # Nor a sentence sharing only the figure with the question: "15" of a storage temperature is no patrol's interval.
+    (docs / "管理.md").write_text("第十条 物业服务企业应当每月至少开展一次防火巡查。", encoding="utf-8")
+    (docs / "储能柜.md").write_text("每半年检查一次接线端子。长期不用时，电池每3个月补充充电一次，存放环境温度以15~25 ℃为宜。",
+                                 encoding="utf-8")
+    fifteen = make_kb(chat_model=EchoChatModel("15"))
+    fifteen.ingest([docs])
+    assert "15~25" not in fifteen.ask("物业公司隔多长时间要做一次防火检查？").text
 
 
 def test_a_reply_naming_only_a_sections_title_is_no_answer(make_kb, tmp_path):

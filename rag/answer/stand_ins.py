@@ -237,10 +237,19 @@ class StandIns:
         if answer_units - {""} - _MULTIPLIERS:
             return ""
         giving = _the_one_sentence_giving(value, relevant, lambda units: True)
-        if giving is None or not gives_what_is_asked(giving[1], asked):
+        # About the question: it shares a specific place of it (the cost, 停车费), not only the figure ("15" of a
+        # storage temperature, "15~25 ℃", to a question about how often the fire patrols come).
+        if giving is None or not gives_what_is_asked(giving[1], asked) or not self._shares_what_is_asked(asked, giving[1]):
             return ""
         quoted = _quoted(giving[1], giving[0])
         return quoted if self._related(quoted, asked, contexts) else ""
+
+    def _shares_what_is_asked(self, asked: str, sentence: str) -> bool:
+        """Whether the sentence holds a specific term of the question, or in Chinese a rare character pair of it."""
+        specific = self._specific_terms(asked)
+        pairs = self.answerability.specific_pairs(self.answerability.character_pairs(asked))
+        return shared_places(asked, specific & set(self._terms(sentence)),
+                             pairs & self.answerability.character_pairs(sentence) if pairs else set()) > 0
 
     def _alternatives_kept(self, text: str, relevant: Sequence[Hit]) -> str:
         """For a reply of one figure ("18 months") whose one sentence gives another in the same unit ("18 months
