@@ -113,7 +113,8 @@ def same_quantity(answer_units: set[str], passage_units: set[str]) -> bool:
 # A question that asks what something costs is answered by an amount of money, not by the nearest figure.
 # A fine is money too ("What fine does an employee pay…"), not fine dust or a fine mesh.
 # Not "in charge of" (who runs something) nor a battery's charge.
-_ASKS_PRICE = re.compile(r"\b(?:prices?|priced|costs?|fees?)\b|(?<!\bin )\bcharges?\b(?!\s+(?:of|the|a|an|it|its|my|your|them|up)\b)|how much (?:do|does|is|are|will)\b.*\b(?:pay|charge|cost)"
+_ASKS_PRICE = re.compile(r"\b(?:prices?|priced|costs?|fees?)\b|(?<!\bin )\bcharges?\b(?!\s+(?:of|the|a|an|it|its|my|your|them|up)\b)"
+                         r"|how much (?:do|does|is|are|will)\b.*\b(?:pay|charge|cost)"
                          r"|\b(?:what|which|how (?:much|large|high|big)|pay|paid|impose[sd]?|face[sd]?)\s+(?:\w+\s+)?fines?\b(?!\s*(?:dust|mesh|grain|particles?|sand|powder|print|tun))"
                          r"|价格|价钱|多少钱|售价|报价|费用|单价|收费|罚(?:款|金)?(?:是)?多少", re.IGNORECASE)
 _MONEY = re.compile(r"[$€£¥￥]|\b(?:USD|EUR|RMB|CNY|GBP|JPY|dollars?|euros?|yuan|free of charge)\b|元|美元|欧元|免费",
@@ -383,6 +384,22 @@ def passage_sentences(passage: str, rows_apart: bool = True) -> list[str]:
         elif piece:
             sentences.append(piece)
     return sentences
+
+
+# A section's heading: its label ("第四条", "Section 9.", "7.", "三、", "##") and a short title ("病假", "Access").
+_HEADING = re.compile(r"^\s*(?:#+\s*)?(?:第[一二三四五六七八九十百零〇\d]{1,6}[条章节]|(?:Section|Article|Chapter|Part)\s*\d+\.?"
+                      r"|\d{1,3}(?:\.\d{1,3})*\.?|[一二三四五六七八九十]{1,3}、|#+)\s*(.{1,24}?)\s*[。.:：]?\s*$", re.IGNORECASE)
+
+
+def names_a_section(text: str, contexts: Sequence[str]) -> bool:
+    """Whether the reply is only the title of a section of the passages ("病假。" of "第四条 病假。"): it names where
+    the answer is, not what it says."""
+    reply = CITATION.sub("", text).strip(" .。:：").lower()
+    if not reply:
+        return False
+    titles = {m.group(1).strip(" .。:：").lower() for c in contexts for sentence in passage_sentences(c)
+              if (m := _HEADING.match(sentence))}
+    return reply in titles
 
 
 def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ignore: frozenset[str] = frozenset()) -> str | None:

@@ -8,7 +8,7 @@ import re
 from typing import Callable, Sequence
 
 from rag.answer.checks import (CITATION, QUANTITY, figure_units, figures_supported, gives_what_is_asked, is_refusal,
-                               kind_answered, numbered_sentences, outermost_terms, passage_sentences, quote_for,
+                               kind_answered, names_a_section, numbered_sentences, outermost_terms, quote_for,
                                same_quantity, shared_places, source_sentences, units_agree)
 from rag.answerable import AnswerabilityCheck
 from rag.prompt import display_source
@@ -19,6 +19,7 @@ from rag.text import code_family
 # A small model that cannot find the answer may copy a document block, starting with its header as the
 # prompt writes it: "[1] (manual.html, page 3)".
 _ECHOED_HEADER = re.compile(r"\s*\[(\d{1,3})\]\s*\(([^()\n]{1,200})\)\s*(?:\n|$)")
+# Words that scale a figure ("4.2 million", "3.6亿"): no unit of their own.
 _MULTIPLIERS = frozenset({"thousand", "million", "millions", "billion", "bn", "万", "亿", "千", "百"})
 # A reply this short is a figure with a word or two ("4.2 million", "20 元"), not a claim of its own.
 SHORT_REPLY_CHARS = 40
@@ -134,7 +135,7 @@ class StandIns:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
         that answers (`_quote_answering`), or the refusal."""
         return figures_supported(text, asked, contexts) and kind_answered(text, asked) and self._adds_to(text, asked) \
-            and not _names_a_section(text, contexts) and self._related(text, asked, contexts)
+            and not names_a_section(text, contexts) and self._related(text, asked, contexts)
 
     def _adds_to(self, text: str, asked: str) -> bool:
         """Whether the answer says more than the question: "在多高的位置作业属于高处作业。" repeats it."""
@@ -449,22 +450,6 @@ class StandIns:
                     and gives_what_is_asked(sentence, asked):
                 candidates.append((number, sentence, shared))
         return self._closest(asked, candidates)
-
-
-# A section's heading: its label ("第四条", "Section 9.", "7.", "三、", "##") and a short title ("病假", "Access").
-_HEADING = re.compile(r"^\s*(?:#+\s*)?(?:第[一二三四五六七八九十百零〇\d]{1,6}[条章节]|(?:Section|Article|Chapter|Part)\s*\d+\.?"
-                      r"|\d{1,3}(?:\.\d{1,3})*\.?|[一二三四五六七八九十]{1,3}、|#+)\s*(.{1,24}?)\s*[。.:：]?\s*$", re.IGNORECASE)
-
-
-def _names_a_section(text: str, contexts: Sequence[str]) -> bool:
-    """Whether the reply is only the title of a section of the passages ("病假。" of "第四条 病假。"): it names where
-    the answer is, not what it says."""
-    reply = CITATION.sub("", text).strip(" .。:：").lower()
-    if not reply:
-        return False
-    titles = {m.group(1).strip(" .。:：").lower() for c in contexts for sentence in passage_sentences(c)
-              if (m := _HEADING.match(sentence))}
-    return reply in titles
 
 
 def _bare_polar(text: str) -> bool:
