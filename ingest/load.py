@@ -169,13 +169,14 @@ def load_text(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
 # Markdown's inline markup, which no reader sees: "**Section 9. Access.** The landlord may enter…" split as
 # "Access.** The landlord…" and was quoted so; a link's target is no part of its sentence. Headings, lists and
 # tables stay as written (a heading's "#" and a row's "|" are read further on).
+# Spans are bounded (300 characters): unbounded, a line of many unmatched "**" took quadratic time.
 _MARKDOWN_INLINE = [
-    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # image: its alt text
-    (re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),  # link: its text
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
-    (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # italics, not a list's "* "
-    (re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=\S)_(?![\w_])"), r"\1"),
-    (re.compile(r"(?<!`)`([^`\n]+)`(?!`)"), r"\1"),  # inline code
+    (re.compile(r"!\[([^\]\n]{0,300})\]\([^)\n]{0,300}\)"), r"\1"),  # image: its alt text
+    (re.compile(r"\[([^\]\n]{1,300})\]\([^)\n]{0,300}\)"), r"\1"),  # link: its text
+    (re.compile(r"(\*\*|__)(?=\S)([^\n]{1,300}?)(?<=\S)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]{1,300}?)(?<=\S)\*(?![\w*])"), r"\1"),  # italics, not a list's "* "
+    (re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]{1,300}?)(?<=\S)_(?![\w_])"), r"\1"),
+    (re.compile(r"(?<!`)`([^`\n]{1,300})`(?!`)"), r"\1"),  # inline code
 ]
 
 
