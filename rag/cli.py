@@ -319,6 +319,11 @@ def ui(kb_dir: Path | None, host: str, port: int) -> None:
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", host, "--server.port",
                str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--kb", kb]
     click.echo(f"rag ui: http://{host}:{port} (knowledge base {kb})", err=True)
+    if os.name == "posix":
+        # Streamlit replaces this process, so a stop signal (a service manager's SIGTERM) reaches the page server:
+        # as a child it outlived `rag ui` and kept serving.
+        sys.stderr.flush()
+        os.execv(sys.executable, command)
     raise SystemExit(subprocess.call(command))
 
 

@@ -47,6 +47,9 @@ def ui_server(tmp_path: Path):
     yield f"http://127.0.0.1:{port}", kb_dir
     process.terminate()
     process.wait(timeout=30)
+    # The page server itself stopped, not only `rag ui`: nothing answers on its port any more.
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def test_upload_ask_stream_sources_reload(ui_server, tmp_path: Path):
