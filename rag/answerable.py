@@ -9,13 +9,12 @@ is the honest "not in the knowledge base".
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from rag.retrieve import Hit
-from rag.text import GRAM_MARK, KeywordTokenizer, code_family, contains_cjk
+from rag.text import GRAM_MARK, KeywordTokenizer, code_family, written_apart
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,7 @@ SPECIFIC_IDF = 2.0
 def _written_apart(name: str, hits: Sequence[Hit]) -> bool:
     """Whether a passage writes a Chinese name with a character or two inside it: jieba tags common words as
     places (石桥, "stone bridge"), and the passage's 三孔石拱桥 is the one asked about."""
-    if len(name) < 2 or not contains_cjk(name):
-        return False
-    spread = re.compile(".{0,2}".join(re.escape(c) for c in name))
-    return any(spread.search(h.chunk.text) for h in hits)
+    return any(written_apart(name, h.chunk.text) for h in hits)
 
 
 def _squash(text: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 from ingest.embed import CHINESE_TEXT_RATIO, Embedder
 from rag.errors import QuestionError
 from rag.store import ChunkRecord, KnowledgeBaseStore
-from rag.text import KeywordTokenizer, cjk_ratio
+from rag.text import KeywordTokenizer, cjk_ratio, contains_cjk, written_apart
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,8 @@ class Retriever:
         vectors = self.store.vectors(order)
         cosines = vectors @ query_vector
         chunk_terms = self.store.terms(order)
+        if contains_cjk(question):
+            chunk_terms = self._with_words_written_apart(terms, chunk_terms, chunks)
         coverage = self._term_coverage(terms, order, chunk_terms)
         pairs = [g for g in grams if self.tokenizer.is_pair(g)]
         if pairs:  # shared character pairs can lift a paraphrase's coverage, never lower a word match
@@ -222,6 +224,23 @@ class Retriever:
             )
             for rank, i in enumerate(ranked[:k], 1)
         ]
+
+    def _with_words_written_apart(self, terms: list[str], chunk_terms: dict[int, set[str]],
+                                  chunks: dict[int, ChunkRecord]) -> dict[int, set[str]]:
+        """Each chunk's terms, with the question's Chinese words it writes with a character inside
+        (`written_apart`): the question's 石桥 is held by a chunk saying 三孔石拱桥. A question in everyday
+        words shortens what a regulation or an article writes out. Words, not character pairs: a pair across
+        two words (镇修 of 古镇修好) is found apart in any text (古镇在修缮)."""
+        wanted = [t for t in dict.fromkeys(terms) if len(t) >= 2 and contains_cjk(t)]
+        if not wanted:
+            return chunk_terms
+        widened = {}
+        for row, held in chunk_terms.items():
+            missing = [t for t in wanted if t not in held]
+            text = self.tokenizer.normalise(chunks[row].text) if missing and row in chunks else ""
+            found = {t for t in missing if text and written_apart(t, text)}
+            widened[row] = held | found if found else held
+        return widened
 
     def _term_coverage(self, terms: list[str], row_ids: list[int], chunk_terms: dict[int, set[str]]) -> np.ndarray:
         filler = self.tokenizer.filler_terms

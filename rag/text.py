@@ -77,6 +77,15 @@ def contains_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
 
 
+def written_apart(word: str, text: str) -> bool:
+    """Whether `text` writes the Chinese `word` with a character inside it. Chinese shortens a word by leaving
+    out its middle: 石桥 is the passage's 三孔石拱桥, 社保 社会保险, 医保 医疗保险. Words of two to four
+    characters, all Chinese; the character between is Chinese too (no clause boundary between them)."""
+    if not 2 <= len(word) <= 4 or not all(_CJK.match(c) for c in word):
+        return False
+    return re.search(f"[{CJK_CHARS}]?".join(map(re.escape, word)), text) is not None
+
+
 def cjk_ratio(text: str) -> float:
     letters = [c for c in text if c.isalnum()]
     if not letters:

@@ -92,6 +92,28 @@ def test_a_chinese_paraphrase_finds_its_passage_by_shared_characters(sample_kb):
     assert hits[0].relevance < sample_kb.threshold  # found, but not proof of an answer: no shared word
 
 
+def test_a_chinese_word_written_with_a_character_inside_counts_as_held(make_kb, tmp_path):
+    """Everyday Chinese shortens a written-out word by leaving out its middle (石桥 for 三孔石拱桥, 社保 for
+    社会保险); the passage holding the long form covers the question's word. A character pair across two
+    of the question's words (镇修 of 古镇修好) is no word and finds nothing apart."""
+    from rag.text import written_apart
+
+    assert written_apart("石桥", "这是一座三孔石拱桥") and written_apart("社保", "按时缴纳社会保险")
+    assert not written_apart("石桥", "石头，小桥") and not written_apart("民宿", "民居和商铺")
+    docs = tmp_path / "town"
+    docs.mkdir()
+    (docs / "bridge.md").write_text("镇上最有名的建筑是青溪桥，这是一座建于清代的三孔石拱桥，全长42米。", encoding="utf-8")
+    (docs / "inns.md").write_text("镇上的老房子大多是明清时期的民居，游客可以入住改造后的客栈。", encoding="utf-8")
+    kb = make_kb()
+    kb.ingest([docs])
+    question = "那座老石桥有多长？"
+    assert "石桥" in kb.tokenizer.tokenize(question)
+    ranked = kb.search(question, 2)
+    hits = {Path(h.chunk.source).name: h for h in ranked}
+    assert hits["bridge.md"].term_coverage > hits["inns.md"].term_coverage  # 0 against 老's share without it
+    assert hits["bridge.md"].relevance == max(h.relevance for h in ranked)
+
+
 def test_mmr_skips_near_duplicates():
     vectors = np.array([[1, 0], [0.999, 0.045], [0, 1]], dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
