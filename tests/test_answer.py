@@ -281,6 +281,8 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("15 kW", "QF-200 的额定转速是多少？", False),
         ("额定转速：2950 r/min", "QF-200 的额定转速是多少？", True),
         ("8 km/h", "What is the speed limit for forklifts inside buildings?", True),
+        ("1201 Mbps [1]", "What is the top speed on the 5 GHz band?", True),  # a link's speed is a data rate
+        ("5 GHz [1]", "What is the top speed on the 5 GHz band?", False),
         ("within 4 hours", "What is the response speed of the service engineers?", True),  # a span of time, no kind
         ("2,000 operating hours", "What torque do the QF-200 casing bolts need?", False),
         ("85 N.m in a cross pattern", "What torque do the QF-200 casing bolts need?", True),
@@ -303,6 +305,10 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("3.6亿元 [2]", "周末每天最多能放多少人进去？", False),
         ("每天入镇人数上限为3万人 [2]", "周末每天最多能放多少人进去？", True),
         ("16 名 [1]", "车间有多少人？", True),  # 名 and 人 count people alike
+        # Whether there is a discount or a fee is no question of how much: how it is paid answers it.
+        ("狗做过绝育的话，办证费用减半收取。", "狗做过绝育的话，办证费用有优惠吗？", True),
+        ("It is halved [1]", "Is there a discount on the registration fee?", True),
+        ("减半收取", "办证费用要交多少钱吗？", False),  # …unless it asks how much as well
     ],
 )
 def test_the_answer_is_of_the_kind_asked(answer, question, of_the_kind):
@@ -460,7 +466,8 @@ def test_a_refusal_in_the_uncertain_band_gives_way_to_the_sentence_that_answers(
     refusal = "The knowledge base does not contain an answer to this question."
     kb = make_kb(chat_model=EchoChatModel(refusal))
     kb.ingest([sample_copy])
-    paraphrase = "灭火器指针到红区后要多快换掉？"
+    # (红区 is no paraphrase now: it is the passage's 红色区域 written short, and confident.)
+    paraphrase = "灭火器表上的指针变红了，要多快换掉？"
     assert not kb.answerability().decide(paraphrase, kb.search(paraphrase, 5)).confident
     answer = kb.ask(paraphrase)
     assert not answer.refused and "24 小时内更换" in answer.text and answer.cited_sources
@@ -742,3 +749,20 @@ def test_a_reply_naming_only_a_sections_title_is_no_answer(make_kb, tmp_path):
     answer = kb.ask("员工生病请假需要交什么材料？")
     assert answer.text.strip(" [1]。") != "病假"
     assert answer.refused or "诊断证明" in answer.text
+
+
+def test_a_date_must_be_one_the_passages_write_not_one_joined_from_two():
+    """The model joined the year of "自2025年1月1日起施行" to the day of "次年3月31日前" ("2025年1月31日前"): each
+    figure is given, the date is not."""
+    from rag.answer.checks import figures_supported
+
+    policy = ["第十条 员工当年未休完的年休假，可以顺延至次年3月31日前休完。", "第十二条 本制度自2025年1月1日起施行。"]
+    question = "今年的年假没用完，还能留到什么时候？"
+    assert not figures_supported("2025年1月31日前 [1]", question, policy)
+    assert figures_supported("次年3月31日前 [1]", question, policy)
+    assert figures_supported("2025年3月31日", question, policy)  # a year the passage leaves out may be added
+    act = ["This Act comes into force on 1 July 2024.", "The library will reopen on Saturday 12 April."]
+    assert figures_supported("July 1, 2024 [1]", "When does the Act apply?", act)
+    assert not figures_supported("12 July 2024 [1]", "When does the Act apply?", act)
+    assert not figures_supported("1 July 2025", "When does the Act apply?", act)  # another year of that day
+    assert figures_supported("You may 5 times", "How often?", ["up to 5 times"])  # "may 5" is no date

@@ -110,6 +110,12 @@ def same_quantity(answer_units: set[str], passage_units: set[str]) -> bool:
     return any(map(_is_time_unit, answer_units)) and any(map(_is_time_unit, passage_units))
 
 
+# A question answered by yes or no ("电瓶车能不能推进电梯里面？", "Does the inverter have a fan inside?"), and a
+# reply that is only that: "不能" or "No" cannot be checked against the passages, the sentence it rests on can.
+ASKS_YES_NO = re.compile(r"能不能|能否|可不可以|可否|是不是|是否|有没有|会不会|要不要|用不用|行不行|[吗么][？?]?\s*$"
+                         r"|^\s*(?:(?:and|so|but|please)\s+)?(?:can|could|may|must|should|shall|will|would|is|are|was|were|do|does|did|has|have)\b",
+                         re.IGNORECASE)
+
 # A question that asks what something costs is answered by an amount of money, not by the nearest figure.
 # A fine is money too ("What fine does an employee pay…"), not fine dust or a fine mesh.
 # Not "in charge of" (who runs something) nor a battery's charge.
@@ -162,8 +168,11 @@ _PHYSICAL_KINDS = (
     (_asks_for(r"流量|\bflow(?: rate)?\b"),
      re.compile(r"\d\s*(?:m³|m3|L|l|gal)\s*/\s*(?:h|min|s)\b|\d\s*(?:gpm|lpm|cfm)\b|立方米[/每]小时|升[/每]分钟?", re.IGNORECASE)),
     # speed of a machine or a vehicle; a response "speed" is a span of time, so only these
-    (_asks_for(r"转速|车速|时速|限速|行驶速度|\b(?:rated|rotational|rotation|motor|pump|fan|shaft|driving|travel|top) speed\b|\bspeed limit\b|\brpm\b"),
-     re.compile(r"\d\s*(?:km/h|kph|mph|m/s|m/min|r/min|rpm|转/分)|公里每小时|千米每小时|转每分|米每秒|公里/小时", re.IGNORECASE)),
+    # a link's speed is a data rate: the 5 GHz band's 1201 Mbps
+    (_asks_for(r"转速|车速|时速|限速|行驶速度|速率|网速|\b(?:rated|rotational|rotation|motor|pump|fan|shaft|driving|travel|top|link|transfer) speed\b"
+               r"|\bspeed limit\b|\brpm\b|\b(?:data|bit) rate\b|\bthroughput\b"),
+     re.compile(r"\d\s*(?:km/h|kph|mph|m/s|m/min|r/min|rpm|转/分|[kMG]bps|[kMG]bit/s|[kMG]B/s)|公里每小时|千米每小时|转每分|米每秒|公里/小时",
+                re.IGNORECASE)),
     (_asks_for(r"扭矩|力矩|\btorque\b"),
      re.compile(r"\d\s*(?:k?N\s*[·.⋅*]?\s*m\b|lbf?\s*[·.-]?\s*ft|ft\s*[·.-]?\s*lbf?)|牛[·.]?米", re.IGNORECASE)),
     # distance: "the driving range of an electric car" is not "120-550 V"
@@ -206,7 +215,11 @@ def kind_answered(answer: str, question: str) -> bool:
     price of a VX-40" is not its 40 L/min), a span of time for a Chinese "how long" or "how often", a unit
     of power, voltage, weight, temperature or pressure for an amount of one, a count of what a Chinese
     question counts by its measure word."""
-    return all(not asks.search(question) or gives.search(answer) for asks, gives in _ANSWER_KINDS) \
+    # Whether there is a discount or a fee is answered by yes or no, or by how it is paid ("减半收取", "free"),
+    # unless it also asks how much.
+    whether_only = ASKS_YES_NO.search(question) is not None and _ASKS_FIGURE.search(question) is None
+    return all(not asks.search(question) or gives.search(answer) for asks, gives in _ANSWER_KINDS
+               if not (whether_only and asks is _ASKS_PRICE)) \
         and _counts_what_is_counted(answer, question)
 
 
@@ -265,6 +278,43 @@ def gives_what_is_asked(sentence: str, question: str) -> bool:
     return True
 
 
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+           "december")
+# Capitalised: "you may 5 times" and "march 3 km" are no dates.
+_MONTH_NAME = r"(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+_DATES = (
+    # 2025年1月1日, 3月31日, 3月31号: (year, month, day)
+    (re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]"), (1, 2, 3)),
+    # 1 July 2024, 12 April: (day, month, year)
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_NAME}\b\.?(?:,?\s+(\d{{4}}))?"), (3, 2, 1)),
+    # July 1, 2024; April 12
+    (re.compile(rf"\b{_MONTH_NAME}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?"), (3, 1, 2)),
+)
+
+
+def _dates(text: str) -> set[tuple[str | None, int, int]]:
+    """The calendar dates `text` writes, as (year or None, month, day)."""
+    found = set()
+    for pattern, (year, month, day) in _DATES:
+        for match in pattern.finditer(text):
+            name = match.group(month)
+            number = int(name) if name.isdigit() else next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(name.lower()[:3]))
+            found.add((match.group(year), number, int(match.group(day))))
+    return found
+
+
+def dates_supported(answer: str, question: str, contexts: Sequence[str]) -> bool:
+    """Whether each date of the answer is a date the passages (or the question) write: a small model joins the
+    year of one date to the month and day of another ("2025年1月31日" from "自2025年1月1日起施行" and
+    "次年3月31日前"), and each figure alone is given. A year the passages leave out may be added."""
+    wanted = _dates(CITATION.sub(" ", answer))
+    if not wanted:
+        return True
+    given = _dates(" ".join(contexts)) | _dates(question)
+    return all(any((month, day) == (m, d) and (year is None or y is None or year == y) for y, m, d in given)
+               for year, month, day in wanted)
+
+
 def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bool:
     """Whether every figure of the answer is one the passages give (or the question asks about), with a unit
     they give it with: "200 V" over "120–550 V" fails, as do "1260 元" over "1260 kg", "8 公里" over 八小时,
@@ -287,7 +337,7 @@ def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bo
                 return False
         elif not units_agree(units - {""}, known):
             return False
-    return True
+    return dates_supported(answer, question, contexts)
 
 
 def citing_what_gives_its_figures(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]],

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-from rag.answer.checks import (CITATION, QUANTITY, figure_units, figures_supported, gives_what_is_asked, is_refusal,
-                               kind_answered, names_a_section, numbered_sentences, outermost_terms, quote_for,
+from rag.answer.checks import (ASKS_YES_NO, CITATION, QUANTITY, figure_units, figures_supported, gives_what_is_asked,
+                               is_refusal, kind_answered, names_a_section, numbered_sentences, outermost_terms, quote_for,
                                same_quantity, shared_places, source_sentences, units_agree)
 from rag.answerable import AnswerabilityCheck
 from rag.prompt import display_source
@@ -40,11 +40,6 @@ ALTERNATIVES_SENTENCE_CHARS = 240
 # files 0.847, accident reports 0.846).
 ROW_MARGIN = 0.02
 
-# A question answered by yes or no ("电瓶车能不能推进电梯里面？", "Does the inverter have a fan inside?"), and a
-# reply that is only that: "不能" or "No" cannot be checked against the passages, the sentence it rests on can.
-_ASKS_YES_NO = re.compile(r"能不能|能否|可不可以|可否|是不是|是否|有没有|会不会|要不要|用不用|行不行|[吗么][？?]?\s*$"
-                          r"|^\s*(?:(?:and|so|but|please)\s+)?(?:can|could|may|must|should|shall|will|would|is|are|was|were|do|does|did|has|have)\b",
-                          re.IGNORECASE)
 _POLAR_REPLY = re.compile(r"^\s*(?:yes|no|not|never|不能|不可以|不可|不行|不得|不允许|禁止|不是|没有|不会|不需要|不用|不|否|可以|能|行|是|有|会|需要)"
                           r"(?:\s*[,，.。!！;；:：]|(?=\s*\[\d)|\s*$)", re.IGNORECASE)
 # Words that say whether something is so, allowed or required: the grounds of a yes or a no.
@@ -114,7 +109,7 @@ class StandIns:
         asked about (uncertain: else the passage sentence that answers); for an answer that holds up, the row,
         sentence or code line asked about where it read another; for one that fails a check, the passage
         sentence that answers. "" for a failed answer nothing stands in for."""
-        if _bare_polar(text) and _ASKS_YES_NO.search(asked):
+        if _bare_polar(text) and ASKS_YES_NO.search(asked):
             grounds = self._grounds(asked, relevant)
             if grounds:
                 return grounds
