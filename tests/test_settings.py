@@ -26,6 +26,8 @@ def test_bad_values_name_the_setting(tmp_path: Path):
         Settings.load(tmp_path, environ={"RAG_REPEAT_PENALTY": "-1"})
     with pytest.raises(ConfigError, match="repeat_penalty must be a finite number greater than 0. Currently, repeat_penalty is inf"):
         Settings.load(tmp_path, environ={"RAG_REPEAT_PENALTY": "1e309"})
+    with pytest.raises(ConfigError, match="chinese_synonyms must be one of cilin, none. Currently, it is 'hownet'"):
+        Settings.load(tmp_path, {"chinese_synonyms": "hownet"}, environ={})
     (tmp_path / "rag.toml").write_text("colour = 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown setting 'colour'"):
         Settings.load(tmp_path, environ={})
