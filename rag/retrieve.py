@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from ingest.embed import CHINESE_TEXT_RATIO, Embedder
 from rag.errors import QuestionError
 from rag.store import ChunkRecord, KnowledgeBaseStore
-from rag.synonyms import Thesaurus
+from rag.synonyms import ASKED_ATTRIBUTES, Thesaurus, other_words
 from rag.text import GRAM_MARK, KeywordTokenizer, cjk_ratio, contains_cjk, written_apart
 
 log = logging.getLogger(__name__)
@@ -248,27 +249,40 @@ class Retriever:
         return widened
 
     def synonyms_held(self, terms: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        """For each of the question's Chinese words that no chunk holds, its synonyms that some chunk does, as the
-        chunks' terms (`rag/synonyms.py`): 狗 -> 犬 in a regulation on 养犬. Empty without a thesaurus."""
-        if self.thesaurus is None:
-            return {}
+        """For each of the question's words that no chunk holds, the other words for it that some chunk does, as
+        the chunks' terms (`rag/synonyms.py`): its synonyms (狗 -> 犬 in a regulation on 养犬), the attribute an
+        ask word asks for (多重 -> 重量, heavy -> weight), a noun without its suffix 子 (柜子 -> 柜). A word
+        of one character is not looked for inside longer words: 隔 and 停 matched 分隔 and 停放 everywhere and
+        reordered the passages of two answered questions."""
         found = {}
         for term in dict.fromkeys(terms):
-            if term in self.tokenizer.filler_terms or not contains_cjk(term) or self.store.has_term(term):
+            if term in self.tokenizer.filler_terms or self.store.has_term(term):
                 continue
-            held = tuple(form for s in self.thesaurus.synonyms(term) if (form := self._held_form(s)))
+            if contains_cjk(term):
+                candidates = (*other_words(term), *(self.thesaurus.synonyms(term) if self.thesaurus is not None else ()))
+            else:
+                candidates = self._asked_attributes.get(term, ())
+            held = tuple(dict.fromkeys(form for s in candidates if (form := self._held_form(s))))
             if held:
                 found[term] = held
         return found
 
+    @cached_property
+    def _asked_attributes(self) -> dict[str, tuple[str, ...]]:
+        """The English ask words of `ASKED_ATTRIBUTES` and their attributes as this tokenizer's (stemmed) terms."""
+        stems = {}
+        for word, attributes in ASKED_ATTRIBUTES.items():
+            if not contains_cjk(word):
+                stems[self.tokenizer.tokenize(word)[0]] = tuple(t for a in attributes for t in self.tokenizer.tokenize(a))
+        return stems
+
     def _held_form(self, word: str) -> str | None:
-        """The term under which chunks hold `word`: the word, or for one character the character wherever it
-        stands (犬 in 犬只, 养犬人: jieba keeps those whole); None where no chunk holds it."""
-        if self.store.has_term(word):
-            return word
-        if len(word) == 1 and self.tokenizer.cjk_grams and self.store.has_term(GRAM_MARK + word):
+        """The term under which chunks hold `word`: the word, or for one Chinese character the character wherever
+        it stands (犬 in 犬只 and 养犬人, 柜 in 柜体 as in 电池柜: jieba keeps some whole and splits others); None
+        where no chunk holds it."""
+        if len(word) == 1 and contains_cjk(word) and self.tokenizer.cjk_grams and self.store.has_term(GRAM_MARK + word):
             return GRAM_MARK + word
-        return None
+        return word if self.store.has_term(word) else None
 
     def _term_coverage(self, terms: list[str], row_ids: list[int], chunk_terms: dict[int, set[str]],
                        synonyms: dict[str, tuple[str, ...]] | None = None) -> np.ndarray:

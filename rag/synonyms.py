@@ -8,6 +8,9 @@ groups ("=", not the merely related "#"), and of those only what stays a synonym
 - a word in one synonym group alone (钱 is in five: money, coins, funds…, so it has none);
 - groups of at most MAX_GROUP_WORDS (larger ones gather a whole field: 妻子 with 家, 内, 老小…);
 - no one-character synonym for a longer word (生育 is 生, 产, 养 in the group, and those are part of any word).
+
+Besides the thesaurus, what holds in any text (`other_words`): the attribute an ask word asks for (有多重 is
+answered by 重量, "how heavy" by "weight") and the noun under the suffix 子 (柜子 is the 柜 of 电池柜).
 """
 from __future__ import annotations
 
@@ -15,6 +18,26 @@ from functools import cached_property
 from typing import Callable, Protocol
 
 MAX_GROUP_WORDS = 8
+
+
+# Ask words that ask for one attribute, and the attribute's names, which a document writes instead: "柜子后背要跟墙隔开
+# 多远？" is answered by "柜体背面与墙面的距离不小于30 cm". Not ask words of two meanings (多少度: a temperature or
+# kWh; 多快: a speed or how soon; how long: a length or a time); 多长 and 多大 are question filler, never searched.
+ASKED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "多远": ("距离", "间距"), "多重": ("重量",), "多沉": ("重量",), "多高": ("高度",), "多宽": ("宽度",), "多厚": ("厚度",),
+    "多深": ("深度",), "多粗": ("直径", "截面积"), "几岁": ("年龄",),
+    "heavy": ("weight",), "tall": ("height",), "wide": ("width",), "deep": ("depth",), "thick": ("thickness",),
+}
+# X子 where 子 is no noun suffix but part of the word: 儿子 is no 儿, 日子 no 日, 电子 no 电.
+_子_IN_THE_WORD = frozenset("儿日样分原电种因男女弟君孔句")
+
+
+def other_words(word: str) -> tuple[str, ...]:
+    """Words a document may write for a question's `word`, in any text: the attribute an ask word asks for
+    (多重 -> 重量, heavy -> weight), and a noun without its suffix 子 (柜子 -> 柜, 绳子 -> 绳, 镇子 -> 镇)."""
+    if len(word) == 2 and word[1] == "子" and "\u4e00" <= word[0] <= "\u9fff" and word[0] not in _子_IN_THE_WORD:
+        return (word[0],)
+    return ASKED_ATTRIBUTES.get(word, ())
 
 
 class Thesaurus(Protocol):

@@ -272,6 +272,12 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("every 2,000 operating hours", "How often must the QF-200 bearings be re-greased?", True),
         ("once a year, before the heating season", "How often is the boiler serviced?", True),
         ("50 cm", "How long is the cable?", True),  # a plain "how long" may ask for a length
+        ("2 m", "How long does the cable have to be?", True),
+        # …but not how long something is kept, nor how long someone has to do something
+        ("Six weeks' rent [1]", "How long does a landlord have to put my deposit into a protection scheme?", False),
+        ("within 30 days of receiving it [1]", "How long does a landlord have to put my deposit into a protection scheme?", True),
+        ("10 seconds [1]", "How long do I keep the reset button pressed to wipe everything?", True),
+        ("3个月工资", "试用期最长多久？", False),  # time that measures money is no span of time
         ("最大流量：40 L/min 最大出口压力：0.8 MPa [1]", "VX-40 隔膜泵运行时的噪音是多少分贝？", False),
         ("满载运行时噪声不大于 65 dB(A) [1]", "VX-40 隔膜泵运行时的噪音是多少分贝？", True),
         ("32 m", "What is the rated flow of the QF-200 pump?", False),

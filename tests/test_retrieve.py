@@ -137,6 +137,42 @@ def test_a_chinese_question_in_everyday_words_finds_the_formal_passage_through_s
     assert coverage["cilin"]["dogs.md"] > coverage["cilin"]["cats.md"]
 
 
+def test_an_ask_word_finds_the_attribute_it_asks_for_and_a_noun_its_suffixless_form():
+    """有多重 is answered by 重量, "how heavy" by "weight"; 柜子 is the 柜 of 电池柜; 镇子 the 镇 of 古镇. A word
+    where 子 is part of it (儿子, 电子) keeps it, and an ask word of two meanings (多少度: ℃ or kWh) has none."""
+    from rag.synonyms import other_words
+
+    assert other_words("多重") == ("重量",) and other_words("多远") == ("距离", "间距")
+    assert other_words("柜子") == ("柜",) and other_words("镇子") == ("镇",)
+    assert other_words("儿子") == () and other_words("电子") == () and other_words("多少度") == ()
+
+
+def test_a_chinese_question_without_a_word_of_its_passage_finds_it_through_other_words(make_kb, tmp_path):
+    """"这个柜子整台有多重？" shares no word with "电池柜重量 | 98 kg": its words 柜子 and 多重 are in no chunk, so
+    they weighed as the rarest terms and every passage's coverage was 0; the question was refused unread. Now
+    柜子 is held as the 柜 in 电池柜, 多重 as 重量, 多远 as 距离."""
+    docs = tmp_path / "cabinet"
+    docs.mkdir()
+    (docs / "specs.md").write_text("电池柜规格\n\n额定容量 | 10.24 kWh\n\n电池柜重量 | 98 kg", encoding="utf-8")
+    (docs / "install.md").write_text("安装要求：柜体背面与墙面的距离不小于30 cm。", encoding="utf-8")
+    (docs / "charging.md").write_text("充电时环境温度应在0 ℃到45 ℃之间，充电电流不大于50 A。", encoding="utf-8")
+    kb = make_kb()
+    kb.ingest([docs])
+    for question, source in (("这个柜子整台有多重？", "specs.md"), ("柜子后背要跟墙隔开多远？", "install.md")):
+        ranked = kb.search(question, 3)
+        best = max(ranked, key=lambda h: h.term_coverage)
+        assert Path(best.chunk.source).name == source and best.term_coverage > 0, question
+        assert ranked[0].chunk.source == best.chunk.source
+    english = tmp_path / "router"
+    english.mkdir()
+    (english / "specs.md").write_text("Router weight: 420 g.", encoding="utf-8")
+    (english / "lights.md").write_text("The router's power light blinks white while it starts.", encoding="utf-8")
+    kb = make_kb()
+    kb.ingest([english])
+    coverage = {Path(h.chunk.source).name: h.term_coverage for h in kb.search("How heavy is the router?", 2)}
+    assert coverage["specs.md"] > coverage["lights.md"]  # alike without it: "heavy" held by neither
+
+
 def test_mmr_skips_near_duplicates():
     vectors = np.array([[1, 0], [0.999, 0.045], [0, 1]], dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

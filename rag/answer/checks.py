@@ -128,13 +128,20 @@ _MONEY = re.compile(r"[$€£¥￥]|\b(?:USD|EUR|RMB|CNY|GBP|JPY|dollars?|euros?
 # A Chinese question about how long or how often is answered by a span of time (8 小时, 每季度, 一个班次),
 # not by the nearest figure ("15~25 ℃", "10米" were answers to such questions).
 _ASKS_DURATION_ZH = re.compile(r"多久|多长时间|多少(?:天|年|个月|小时|分钟|秒)|几(?:年|个月|天|周|小时|分钟)")
-_TIME = re.compile(r"[年月周天日时分秒]|季度|星期|班|\b(?:h|hrs?|min|minutes?|hours?|days?|weeks?|months?|years?|s)\b", re.IGNORECASE)
+_TIME = re.compile(r"[年月周天日时分秒]|季度|星期|班|\b(?:h|hrs?|min|mins|minutes?|hours?|days?|weeks?|months?|years?|s|secs?|seconds?)\b", re.IGNORECASE)
 # The English questions that can only ask for a span or a frequency ("For how long is the inverter covered?"
-# is not answered by "50 cm of free space"); a plain "how long" may ask for a length.
-_ASKS_DURATION_EN = re.compile(r"\bfor how (?:long|many (?:years|months|weeks|days|hours))\b|\bhow (?:often|frequently|soon|quickly)\b",
+# is not answered by "50 cm of free space"); a plain "how long" may ask for a length ("How long is the cable?",
+# "How long does the cable have to be?"), but not how long something is kept, takes or lasts, nor how long
+# someone has to do something.
+_ASKS_DURATION_EN = re.compile(r"\bfor how (?:long|many (?:years|months|weeks|days|hours))\b|\bhow (?:often|frequently|soon|quickly)\b"
+                               r"|\bhow long (?:do|does|did|will|would|can|could|must|should|may|might|is|are|was|were)\b[^?.]*?"
+                               r"\b(?:keep|kept|take|last|stay|wait|remain|retain(?:ed)?|store[sd]?|held|valid|have to (?!be\b)\w+)\b",
                                re.IGNORECASE)
 _TIME_EN = re.compile(rf"{_TIME.pattern}|\b(?:daily|weekly|monthly|quarterly|annually|yearly|every|once|twice|immediately|at once"
-                      r"|before|after|until|whenever|shift|season)\b", re.IGNORECASE)
+                      r"|before|after|until|whenever|shift|season|permanently|indefinitely|forever|lifetime)\b", re.IGNORECASE)
+# Time that measures money: "six weeks' rent" is a deposit, "三个月工资" a compensation; neither is a span of time.
+_TIME_AS_MONEY = re.compile(r"\b(?:weeks?|months?|days?|years?)['’]s?\s+(?:rent|pay|wages?|salary|salaries|earnings|income)\b"
+                            r"|(?:个月|天|周|年)的?(?:工资|薪水|薪酬|房租|租金|月薪)", re.IGNORECASE)
 # A question that asks for an amount of a physical quantity (its rated power, how heavy it is) is answered
 # with a unit of that quantity: "10.24 kWh" (an energy) is no answer to "额定功率是多少". Only questions that
 # ask for an amount: "where is the temperature sensor?" is answered by a place.
@@ -218,8 +225,9 @@ def kind_answered(answer: str, question: str) -> bool:
     # Whether there is a discount or a fee is answered by yes or no, or by how it is paid ("减半收取", "free"),
     # unless it also asks how much.
     whether_only = ASKS_YES_NO.search(question) is not None and _ASKS_FIGURE.search(question) is None
-    return all(not asks.search(question) or gives.search(answer) for asks, gives in _ANSWER_KINDS
-               if not (whether_only and asks is _ASKS_PRICE)) \
+    spans = _TIME_AS_MONEY.sub(" ", answer)
+    return all(not asks.search(question) or gives.search(spans if gives in (_TIME, _TIME_EN) else answer)
+               for asks, gives in _ANSWER_KINDS if not (whether_only and asks is _ASKS_PRICE)) \
         and _counts_what_is_counted(answer, question)
 
 
