@@ -93,6 +93,9 @@ class PromptTemplate:
             body = re.sub(r"\n\s*\n", "\n", document_for_prompt(hit.chunk.text))
             blocks.append(f"<document>\n[{number}] ({display_source(hit.chunk.source)}{page})\n{body}\n</document>")
         values = {
+            # Best first. The best last, nearest the question, was measured: 3 more right answers and 4 fewer wrong
+            # on the third and fourth corpora, but 6 fewer right, 5 more wrong and 2 unanswerable answered on the
+            # second corpus and the shipped sets: the 0.5B model's reading shifts with the order, not for the better.
             "context": "\n\n".join(blocks),
             "question": neutralise_markup(question.strip()),
             "language": "Chinese (简体中文)" if is_chinese(question) else "English",
