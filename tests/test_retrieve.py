@@ -92,6 +92,16 @@ def test_a_chinese_paraphrase_finds_its_passage_by_shared_characters(sample_kb):
     assert hits[0].relevance < sample_kb.threshold  # found, but not proof of an answer: no shared word
 
 
+def _kb_of(make_kb, folder: Path, files: dict[str, str], **settings):
+    """A KB of small documents written for one test."""
+    folder.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    kb = make_kb(**settings)
+    kb.ingest([folder])
+    return kb
+
+
 def test_a_chinese_word_written_with_a_character_inside_counts_as_held(make_kb, tmp_path):
     """Everyday Chinese shortens a written-out word by leaving out its middle (石桥 for 三孔石拱桥, 社保 for
     社会保险); the passage holding the long form covers the question's word. A character pair across two
@@ -100,12 +110,8 @@ def test_a_chinese_word_written_with_a_character_inside_counts_as_held(make_kb, 
 
     assert written_apart("石桥", "这是一座三孔石拱桥") and written_apart("社保", "按时缴纳社会保险")
     assert not written_apart("石桥", "石头，小桥") and not written_apart("民宿", "民居和商铺")
-    docs = tmp_path / "town"
-    docs.mkdir()
-    (docs / "bridge.md").write_text("镇上最有名的建筑是青溪桥，这是一座建于清代的三孔石拱桥，全长42米。", encoding="utf-8")
-    (docs / "inns.md").write_text("镇上的老房子大多是明清时期的民居，游客可以入住改造后的客栈。", encoding="utf-8")
-    kb = make_kb()
-    kb.ingest([docs])
+    kb = _kb_of(make_kb, tmp_path / "town", {"bridge.md": "镇上最有名的建筑是青溪桥，这是一座建于清代的三孔石拱桥，全长42米。",
+                                             "inns.md": "镇上的老房子大多是明清时期的民居，游客可以入住改造后的客栈。"})
     question = "那座老石桥有多长？"
     assert "石桥" in kb.tokenizer.tokenize(question)
     ranked = kb.search(question, 2)
@@ -123,15 +129,11 @@ def test_a_chinese_question_in_everyday_words_finds_the_formal_passage_through_s
     assert "犬" in thesaurus.synonyms("狗") and "他人" in thesaurus.synonyms("别人")
     assert thesaurus.synonyms("钱") == ()  # in several groups (money, coins, funds): no synonym out of context
     assert all(len(s) > 1 for s in thesaurus.synonyms("生育"))  # not 生, 产, 养: parts of any word
-    docs = tmp_path / "rules"
-    docs.mkdir()
-    (docs / "dogs.md").write_text("第六条 办理养犬登记的，每只犬只收取登记费200元。", encoding="utf-8")
-    (docs / "cats.md").write_text("第七条 办理登记证年检的，应当提前三十日提交证明。", encoding="utf-8")
+    rules = {"dogs.md": "第六条 办理养犬登记的，每只犬只收取登记费200元。", "cats.md": "第七条 办理登记证年检的，应当提前三十日提交证明。"}
     question = "给狗办证要交多少钱？"
     coverage = {}
     for setting in ("cilin", "none"):
-        kb = make_kb(chinese_synonyms=setting)
-        kb.ingest([docs])
+        kb = _kb_of(make_kb, tmp_path / "rules", rules, chinese_synonyms=setting)
         coverage[setting] = {Path(h.chunk.source).name: h.term_coverage for h in kb.search(question, 2)}
     assert coverage["none"]["dogs.md"] == 0.0
     assert coverage["cilin"]["dogs.md"] > coverage["cilin"]["cats.md"]
@@ -151,24 +153,16 @@ def test_a_chinese_question_without_a_word_of_its_passage_finds_it_through_other
     """"这个柜子整台有多重？" shares no word with "电池柜重量 | 98 kg": its words 柜子 and 多重 are in no chunk, so
     they weighed as the rarest terms and every passage's coverage was 0; the question was refused unread. Now
     柜子 is held as the 柜 in 电池柜, 多重 as 重量, 多远 as 距离."""
-    docs = tmp_path / "cabinet"
-    docs.mkdir()
-    (docs / "specs.md").write_text("电池柜规格\n\n额定容量 | 10.24 kWh\n\n电池柜重量 | 98 kg", encoding="utf-8")
-    (docs / "install.md").write_text("安装要求：柜体背面与墙面的距离不小于30 cm。", encoding="utf-8")
-    (docs / "charging.md").write_text("充电时环境温度应在0 ℃到45 ℃之间，充电电流不大于50 A。", encoding="utf-8")
-    kb = make_kb()
-    kb.ingest([docs])
+    kb = _kb_of(make_kb, tmp_path / "cabinet", {"specs.md": "电池柜规格\n\n额定容量 | 10.24 kWh\n\n电池柜重量 | 98 kg",
+                                                "install.md": "安装要求：柜体背面与墙面的距离不小于30 cm。",
+                                                "charging.md": "充电时环境温度应在0 ℃到45 ℃之间，充电电流不大于50 A。"})
     for question, source in (("这个柜子整台有多重？", "specs.md"), ("柜子后背要跟墙隔开多远？", "install.md")):
         ranked = kb.search(question, 3)
         best = max(ranked, key=lambda h: h.term_coverage)
         assert Path(best.chunk.source).name == source and best.term_coverage > 0, question
         assert ranked[0].chunk.source == best.chunk.source
-    english = tmp_path / "router"
-    english.mkdir()
-    (english / "specs.md").write_text("Router weight: 420 g.", encoding="utf-8")
-    (english / "lights.md").write_text("The router's power light blinks white while it starts.", encoding="utf-8")
-    kb = make_kb()
-    kb.ingest([english])
+    kb = _kb_of(make_kb, tmp_path / "router", {"specs.md": "Router weight: 420 g.",
+                                               "lights.md": "The router's power light blinks white while it starts."})
     coverage = {Path(h.chunk.source).name: h.term_coverage for h in kb.search("How heavy is the router?", 2)}
     assert coverage["specs.md"] > coverage["lights.md"]  # alike without it: "heavy" held by neither
 
