@@ -272,8 +272,8 @@ class Retriever:
         """The English ask words of `ASKED_ATTRIBUTES` and their attributes as this tokenizer's (stemmed) terms."""
         stems = {}
         for word, attributes in ASKED_ATTRIBUTES.items():
-            if not contains_cjk(word):
-                stems[self.tokenizer.tokenize(word)[0]] = tuple(t for a in attributes for t in self.tokenizer.tokenize(a))
+            for stem in self.tokenizer.tokenize(word)[:1] if not contains_cjk(word) else ():
+                stems[stem] = tuple(t for a in attributes for t in self.tokenizer.tokenize(a))
         return stems
 
     def _held_form(self, word: str) -> str | None:
