@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ingest.outline import join_blocks, markdown_headings, numbered_division_headings
 from ingest.pdf_text import clean_pdf_pages, is_two_column
 from ingest.types import Page
 from rag.errors import DocumentLoadError
@@ -181,10 +182,10 @@ _MARKDOWN_INLINE = [
 
 
 def load_markdown(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
-    text = _decode_text(path, data)
+    text = _clean(_decode_text(path, data))
     for pattern, replacement in _MARKDOWN_INLINE:
         text = pattern.sub(replacement, text)
-    return [Page(text)]
+    return [Page(text, headings=markdown_headings(text))]
 
 
 INLINE_HTML = ["a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "i", "kbd", "mark", "q", "s", "samp",
@@ -207,6 +208,11 @@ def load_html(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
     for tag in soup(INLINE_HTML):
         tag.unwrap()
     soup.smooth()
+    # A heading's first string carries its level to the lines below, where the outline is read.
+    for heading in soup.find_all(_HTML_HEADING):
+        first = heading.find(string=True)
+        if first is not None:
+            first.replace_with(f"{_HEADING_MARK}{heading.name[1]}{first}")
     # A table row is one line, its cells joined as in a DOCX table ("Rated AC output power | 5,000 W"): cell by
     # cell, every parameter and its value became paragraphs of their own, and a model reading the chunk
     # could no longer tell which value was whose. Innermost tables first, so a nested table stays inside its
@@ -216,15 +222,27 @@ def load_html(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
         for row in table.find_all("tr"):
             if row.find_parent(["tr", "table"]) is not table:
                 continue  # a row inside a cell (malformed HTML) is read as part of that cell
-            cells = [re.sub(r"\s+", " ", cell.get_text(" ")).strip() for cell in row.find_all(["td", "th"], recursive=False)]
+            cells = [re.sub(r"\s+", " ", _HEADING_MARKS.sub("", cell.get_text(" "))).strip()
+                     for cell in row.find_all(["td", "th"], recursive=False)]
             if any(cells):
                 lines.append(" | ".join(cells))
         table.replace_with(soup.new_string("\u2029".join(lines)))
     # Line breaks in the HTML source mean nothing: only element boundaries (marked here) end a line.
     text = soup.get_text(separator="\u2029")
-    lines = [re.sub(r"\s+", " ", line).strip() for line in text.split("\u2029")]
+    blocks = []
+    for line in text.split("\u2029"):
+        line = re.sub(r"\s+", " ", _clean(line)).strip()
+        level = int(line[1]) if line.startswith(_HEADING_MARK) else None
+        # A heading inside a table cell or a paragraph is read as part of it, its mark dropped.
+        blocks.append((_HEADING_MARKS.sub("", line).strip(), level))
     # Block elements become one line each; a blank line between them keeps paragraphs apart for the splitter.
-    return [Page("\n\n".join(line for line in lines if line))]
+    text, headings = join_blocks(blocks)
+    return [Page(text, headings=headings)]
+
+
+_HTML_HEADING = re.compile(r"^h[1-6]$")
+_HEADING_MARK = "\ue000"  # a private-use character: no document's text holds it
+_HEADING_MARKS = re.compile(_HEADING_MARK + r"\d")
 
 
 def load_pdf(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
@@ -293,17 +311,30 @@ def load_docx(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
         raise DocumentLoadError(str(path), f"corrupt or unreadable DOCX (BadZipFile: {exc})") from exc
     document = Document(io.BytesIO(data))
     blocks, chars = [], 0
-    for block in _docx_blocks(document):
+    for block, level in _docx_blocks(document):
         chars += len(block)
         if chars > limits.max_chars:
             raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
-        blocks.append(block)
-    return [Page("\n\n".join(blocks))]
+        blocks.append((_clean(block), level))
+    text, headings = join_blocks(blocks)
+    return [Page(text, headings=headings)]
 
 
-def _docx_blocks(document) -> Iterator[str]:
-    """Paragraphs and tables in the order the document has them (a table under its heading, not after the last
-    paragraph); a table row's cells joined as the HTML loader joins them."""
+# Word's built-in heading styles ("Heading 2"; "Title" is above them all), in English or as Chinese Word names them.
+_DOCX_HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.IGNORECASE)
+
+
+def _docx_heading_level(paragraph) -> int | None:
+    name = (paragraph.style.name if paragraph.style is not None else "") or ""
+    if name.lower() in ("title", "标题"):
+        return 0
+    match = _DOCX_HEADING_STYLE.match(name.strip())
+    return int(match.group(1)) if match else None
+
+
+def _docx_blocks(document) -> Iterator[tuple[str, int | None]]:
+    """Paragraphs (with their heading level, if any) and tables in the order the document has them (a table
+    under its heading, not after the last paragraph); a table row's cells joined as the HTML loader joins them."""
     from docx.table import Table
 
     for block in document.iter_inner_content():
@@ -311,9 +342,9 @@ def _docx_blocks(document) -> Iterator[str]:
             for row in block.rows:
                 cells = [cell.text.strip() for cell in row.cells]
                 if any(cells):
-                    yield " | ".join(cells)
+                    yield " | ".join(cells), None
         elif block.text.strip():
-            yield block.text
+            yield block.text, _docx_heading_level(block)
 
 
 LOADERS: dict[str, Loader] = {
@@ -328,6 +359,15 @@ LOADERS: dict[str, Loader] = {
 }
 # What a parser's failure says about the file, for exceptions whose own message would mean little.
 _KIND = {".pdf": "PDF", ".docx": "DOCX", ".html": "HTML", ".htm": "HTML"}
+
+
+def _with_outline(page: Page) -> Page:
+    """The page's text cleaned; where its format marked no headings, its numbered chapters as headings. A
+    loader that marks headings cleans its text itself, so that their offsets hold."""
+    if page.headings:
+        return page
+    text = _clean(page.text)
+    return Page(text, page.number, numbered_division_headings(text))
 
 
 def is_supported(path: Path) -> bool:
@@ -360,7 +400,7 @@ def load_document(path: Path, data: bytes, limits: LoadLimits | None = None) -> 
     if loader is load_text and len(data) > 4 * limits.max_chars:
         raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
     try:
-        pages = [Page(_clean(p.text), p.number) for p in loader(path, data, limits)]
+        pages = [_with_outline(p) for p in loader(path, data, limits)]
     except DocumentLoadError:
         raise
     except MemoryError as exc:

@@ -194,10 +194,15 @@ class Ingestor:
             return
         chunks = [c for p in pending for c in p.chunks]
         t = time.perf_counter()
-        vectors = self.embedder.embed_passages([c.text for c in chunks], batch_size=self.batch_size,
+        # A chunk the embedder cannot read itself gets no vector from its section's headings either.
+        texts = [c.text_in_context() if not self.readable_only or self.embedder.readable_text(c.text) else ""
+                 for c in chunks]
+        vectors = self.embedder.embed_passages(texts, batch_size=self.batch_size,
                                                readable_only=self.readable_only)
         report.stage_seconds["embed"] += time.perf_counter() - t
         t = time.perf_counter()
+        # Keyword terms are the chunk's own: a title's terms on every chunk of its document made them common,
+        # and a question's generic words ("公司的董事长是谁？") were then covered by headings alone.
         terms = self.tokenizer.index_terms_many([c.text for c in chunks])
         writer.add_chunks(chunks, vectors, terms)
         for item in pending:

@@ -7,6 +7,7 @@ from typing import Callable, Iterable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from ingest.outline import Outline
 from ingest.types import Chunk, Page
 from rag.errors import ConfigError
 
@@ -54,15 +55,19 @@ class TokenSplitter:
         )
 
     def split(self, pages: Iterable[Page], doc_id: str, source: str) -> list[Chunk]:
-        """Split every page; each chunk's [start, end) indexes its page's text exactly."""
+        """Split every page; each chunk's [start, end) indexes its page's text exactly, and its section names
+        the headings it stands under."""
         chunks: list[Chunk] = []
+        outline = Outline()
         for page in pages:
-            search_from = 0
+            search_from, headings_read = 0, 0
             for piece in self._splitter.split_text(page.text):
                 start = page.text.find(piece, search_from)
                 if start < 0:  # the splitter only strips whitespace, so this means a bug, not bad input
                     raise AssertionError(f"chunk text not found in page {page.number} of {source}")
                 end = start + len(piece)
+                headings_read = outline.read_until(page.headings, start, headings_read)
+                last = page.headings[headings_read - 1] if headings_read else None
                 chunks.append(
                     Chunk(
                         chunk_id=chunk_id(doc_id, page.number, start, piece),
@@ -72,8 +77,10 @@ class TokenSplitter:
                         start=start,
                         end=end,
                         text=piece,
+                        section=outline.section(shown=last if last is not None and last.start == start else None),
                     )
                 )
                 # The next chunk overlaps this one, so it starts after this start but maybe before its end.
                 search_from = start + 1
+            outline.read_until(page.headings, len(page.text), headings_read)  # they hold on the next page
         return chunks

@@ -5,11 +5,21 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Heading:
+    """A heading of a document's outline, where it stands in its page's text."""
+
+    start: int  # character offset of the heading line in the page's text
+    level: int  # 1 = the document's title or a top-level chapter; deeper sections count up
+    text: str
+
+
+@dataclass(frozen=True)
 class Page:
     """Text of one page of a document (PDF), or of the whole document (other formats)."""
 
     text: str
     number: int | None = None  # 1-based PDF page number; None when the format has no pages
+    headings: tuple[Heading, ...] = ()  # in text order; empty where the format marks no headings
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,12 @@ class Chunk:
     start: int  # character offset of the chunk in its page's text
     end: int
     text: str
+    section: str = ""  # the headings the chunk stands under ("Manual > 3. Lights"), outermost first
+
+    def text_in_context(self) -> str:
+        """The text as embedded: under its section's headings, so that a passage that does not repeat its
+        subject ("Connect the blue WAN port…" under "Getting started") is still found by it."""
+        return f"{self.section}\n\n{self.text}" if self.section else self.text
 
 
 @dataclass(frozen=True)
