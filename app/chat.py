@@ -40,8 +40,10 @@ def current_conversation(page: PageState, kb: KnowledgeBase) -> ConversationReco
 
 def _source_label(source: Source, lang: str) -> str:
     page = f" · {text('page', lang)} {source.page}{text('page_suffix', lang)}" if source.page is not None else ""
+    section = f" · {source.section}" if source.section else ""
     mark = f" · ✓ {text('cited', lang)}" if source.cited else ""
-    return f"[{source.number}] {display_source(source.source)}{page} · {text('relevance', lang)} {source.relevance:.2f}{mark}"
+    return (f"[{source.number}] {display_source(source.source)}{page}{section} · {text('relevance', lang)} "
+            f"{source.relevance:.2f}{mark}")
 
 
 def _show_sources(kb: KnowledgeBase, turn: Turn, lang: str) -> None:

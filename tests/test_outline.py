@@ -5,6 +5,7 @@ from ingest.load import load_document
 from ingest.outline import MAX_SECTION_CHARS, markdown_headings, numbered_division_headings
 from ingest.split import TokenSplitter
 from ingest.types import Heading, Page
+from rag.answer.result import cited_sources_of
 
 
 def _headings(page: Page) -> list[tuple[int, str]]:
@@ -101,5 +102,7 @@ def test_a_chunk_is_embedded_under_its_section_and_found_by_it(make_kb, tmp_path
     assert abs(hit.cosine - float(query @ in_context)) < 1e-4
     assert hit.cosine > float(query @ alone) + 0.1
     assert hit.term_coverage == 0.0  # "started" and "Acme" are in its headings, not in its own terms
+    # The store keeps the section, and an answer's sources show it.
+    assert cited_sources_of({1}, [hit])[0].section == hit.chunk.section == "Acme R7 Router > Getting started with the router"
     chinese = kb.search("将路由器放在通风良好的地方", 5)
     assert any(h.chunk.text.startswith("将路由器") and h.cosine == 0.0 for h in chinese)

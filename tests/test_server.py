@@ -62,6 +62,7 @@ def test_chat_completion_answers_with_sources(server):
     extra = completion.model_extra
     assert extra["refused"] is False and extra["sources"][0]["file"] == "maintenance_procedures.pdf"
     assert extra["sources"][0]["cited"] is True and extra["sources"][0]["page"] == 1
+    assert extra["sources"][0]["section"] == ""  # a PDF marks no headings; a Markdown or HTML source names its section
     assert completion.usage.total_tokens > 0
 
 

@@ -224,3 +224,27 @@ def test_kill_while_adding_to_a_large_kb(large_kb: Path, tmp_path: Path, step: s
     with reopened.writer() as writer:  # the next writer clears what the dead one left
         add_document(reopened, "/next.txt", 5, np.random.default_rng(6), writer)
     assert sorted(p.name for p in (tmp_path / "kb" / "segments").iterdir()) == sorted(s.name for s in reopened.segments())
+
+
+def test_a_catalog_from_before_sections_is_read_and_then_written_with_them(tmp_path: Path):
+    """A KB written before chunks had sections opens as it is (every section ""); its next writer adds the
+    column, and the chunks it adds keep theirs."""
+    import sqlite3
+
+    store = synthetic_store(tmp_path / "kb")
+    add_document(store, "/old.txt", 2, np.random.default_rng(0))
+    store.close()
+    db = sqlite3.connect(tmp_path / "kb" / "catalog.sqlite")
+    db.execute("ALTER TABLE chunks DROP COLUMN section")
+    db.commit()
+    db.close()
+    store = KnowledgeBaseStore(tmp_path / "kb")
+    assert [c.section for c in store.iter_chunks()] == ["", ""]
+    vector = np.ones((1, 16), dtype=np.float32) / 4
+    with store.writer() as writer:
+        writer.add_chunks([NewChunk("n", "/new.md", "/new.md", None, 0, 4, "Text", section="Manual > Lights")],
+                          vector, [["text"]])
+    store.close()
+    store = KnowledgeBaseStore(tmp_path / "kb")
+    assert sorted(c.section for c in store.iter_chunks()) == ["", "", "Manual > Lights"]
+    store.close()

@@ -22,6 +22,7 @@ class Source:
     score: float
     relevance: float
     cited: bool  # the answer text cites this number
+    section: str = ""  # the headings the passage stands under ("Manual > 3. Lights")
 
     @property
     def label(self) -> str:
@@ -97,6 +98,7 @@ def cited_sources_of(cited: set[int], hits: Sequence[Hit]) -> tuple[Source, ...]
             score=h.score,
             relevance=h.relevance,
             cited=n in cited,
+            section=h.chunk.section,
         )
         for n, h in enumerate(hits, 1)
     )

@@ -24,6 +24,7 @@ def hit_to_document(hit: Hit) -> Document:
         metadata={
             "source": chunk.source,
             "page": chunk.page,
+            "section": chunk.section,
             "start": chunk.start,
             "end": chunk.end,
             "doc_id": chunk.doc_id,

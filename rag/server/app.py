@@ -43,8 +43,8 @@ class ServedKB:
 
 
 def _sources(answer: Answer) -> list[SourceOut]:
-    return [SourceOut(number=s.number, file=display_source(s.source), source=s.source, page=s.page, start=s.start,
-                      end=s.end, snippet=s.snippet, relevance=round(s.relevance, 4), cited=s.cited) for s in answer.sources]
+    return [SourceOut(number=s.number, file=display_source(s.source), source=s.source, page=s.page, section=s.section,
+                      start=s.start, end=s.end, snippet=s.snippet, relevance=round(s.relevance, 4), cited=s.cited) for s in answer.sources]
 
 
 def _conversation(served: ServedKB, request: ChatCompletionRequest, adapter: str | None = None) -> tuple[Conversation, str]:

@@ -43,6 +43,7 @@ class SourceOut(BaseModel):
     file: str  # file name
     source: str  # full path on the server
     page: int | None
+    section: str  # the headings the passage stands under, outermost first; "" for none
     start: int
     end: int
     snippet: str

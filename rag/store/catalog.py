@@ -13,7 +13,9 @@ from rag.store.durability import damaged
 from rag.store.records import ChunkData, ChunkRecord, DocumentRecord, Segment
 
 CATALOG_FILE = "catalog.sqlite"
-_CHUNK_COLUMNS = "row_id, chunk_id, doc_id, source, page, start, end, text"
+_CHUNK_COLUMNS = "row_id, chunk_id, doc_id, source, page, start, end, text, section"
+# A catalog written before chunks had sections: the writer adds the column, a reader reads it as "".
+_CHUNK_COLUMNS_WITHOUT_SECTION = _CHUNK_COLUMNS.replace("section", "'' AS section")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     source TEXT PRIMARY KEY,
@@ -36,7 +38,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
     text TEXT NOT NULL,
-    terms TEXT NOT NULL
+    terms TEXT NOT NULL,
+    section TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source);
 CREATE TABLE IF NOT EXISTS segments (
@@ -73,8 +76,18 @@ class Catalog:
             self._db.execute("SELECT source, doc_id, content_hash, status FROM documents LIMIT 1").fetchall()
             self._db.execute("SELECT row_id, text, terms FROM chunks LIMIT 1").fetchall()
             self._db.execute("SELECT seq FROM segments LIMIT 1").fetchall()
+            self._chunk_columns = self._section_column(writable)
         except sqlite3.Error as exc:
             raise damaged(root, self.path, f"is not a readable KB database ({exc})") from exc
+
+    def _section_column(self, writable: bool) -> str:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+        if "section" in columns:
+            return _CHUNK_COLUMNS
+        if not writable:
+            return _CHUNK_COLUMNS_WITHOUT_SECTION
+        self._db.execute("ALTER TABLE chunks ADD COLUMN section TEXT NOT NULL DEFAULT ''")
+        return _CHUNK_COLUMNS
 
     def _connect(self, writable: bool) -> sqlite3.Connection:
         if writable:
@@ -173,9 +186,10 @@ class Catalog:
         row_ids = []
         for chunk, chunk_terms in zip(chunks, terms):
             cursor = self._db.execute(
-                "INSERT INTO chunks (chunk_id, doc_id, source, page, start, end, text, terms) VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO chunks (chunk_id, doc_id, source, page, start, end, text, terms, section) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
                 (chunk.chunk_id, chunk.doc_id, chunk.source, chunk.page, chunk.start, chunk.end, chunk.text,
-                 " ".join(chunk_terms)),
+                 " ".join(chunk_terms), chunk.section),
             )
             row_ids.append(cursor.lastrowid)
         return np.asarray(row_ids, dtype=np.int64)
@@ -188,7 +202,7 @@ class Catalog:
         return {r[0]: int(r[1]) for r in rows}
 
     def page_chunks(self, source: str, page: int | None) -> list[ChunkRecord]:
-        rows = self._db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE source = ? AND page IS ? ORDER BY start",
+        rows = self._db.execute(f"SELECT {self._chunk_columns} FROM chunks WHERE source = ? AND page IS ? ORDER BY start",
                                 (source, page))
         return [_chunk(r) for r in rows]
 
@@ -202,7 +216,7 @@ class Catalog:
         return rows
 
     def chunks(self, row_ids: Iterable[int]) -> dict[int, ChunkRecord]:
-        return {row["row_id"]: _chunk(row) for row in self._rows_by_id(_CHUNK_COLUMNS, row_ids)}
+        return {row["row_id"]: _chunk(row) for row in self._rows_by_id(self._chunk_columns, row_ids)}
 
     def terms(self, row_ids: Iterable[int]) -> dict[int, set[str]]:
         return {row["row_id"]: set(row["terms"].split()) for row in self._rows_by_id("row_id, terms", row_ids)}
@@ -214,7 +228,7 @@ class Catalog:
         return [r[0] for r in rows], [r[1].split() for r in rows]
 
     def iter_chunks(self) -> Iterator[ChunkRecord]:
-        for row in self._db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY row_id"):
+        for row in self._db.execute(f"SELECT {self._chunk_columns} FROM chunks ORDER BY row_id"):
             yield _chunk(row)
 
     def row_ids_where(self, sources_glob: str | None = None, tag: str | None = None,

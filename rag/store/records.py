@@ -34,12 +34,13 @@ class NewChunk:
     start: int
     end: int
     text: str
+    section: str = ""  # the headings the chunk stands under, outermost first ("" for none)
 
 
 ChunkData = NewChunk
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChunkRecord(NewChunk):
     """A stored chunk: its fields and the row id the store gave it."""
 
