@@ -6,6 +6,7 @@ line in the ingest report, never the end of an ingest.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import unicodedata
 import zipfile
@@ -13,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ingest.outline import join_blocks, markdown_headings, numbered_division_headings
+from ingest.outline import join_blocks, located_headings, markdown_headings, numbered_division_headings
 from ingest.pdf_text import clean_pdf_pages, is_two_column
 from ingest.types import Page
 from rag.errors import DocumentLoadError
+
+log = logging.getLogger(__name__)
 
 MiB = 1 << 20
 
@@ -264,13 +267,40 @@ def load_pdf(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
         if chars > limits.max_chars:
             raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
         texts.append(text)
-    pages = [Page(text, number=number) for number, text in enumerate(clean_pdf_pages(texts), 1)]
+    bookmarks = _bookmarks_by_page(reader)
+    pages = []
+    for number, text in enumerate(clean_pdf_pages(texts), 1):
+        text = _clean(text)
+        pages.append(Page(text, number, located_headings(text, bookmarks.get(number - 1, []))))
     if not any(p.text.strip() for p in pages):
         raise DocumentLoadError(str(path), "PDF has no extractable text (a scanned PDF needs OCR, which is not supported)")
     return pages
 
 
 _LAYOUT_PADDING = re.compile(r" {2,}")
+
+
+def _bookmarks_by_page(reader) -> dict[int, list[tuple[int, str]]]:
+    """The PDF's bookmarks (its outline, as Word, LaTeX or a browser export it) as (level, title) per 0-based
+    page index. A PDF without them, or with an outline pypdf cannot follow, has none: the text is still read."""
+    found: dict[int, list[tuple[int, str]]] = {}
+
+    def walk(items: list, level: int) -> None:
+        for item in items:
+            if isinstance(item, list):  # the children of the item before it
+                walk(item, level + 1)
+                continue
+            page = reader.get_destination_page_number(item)
+            title = str(getattr(item, "title", "") or "").strip()
+            if page is not None and page >= 0 and title:
+                found.setdefault(page, []).append((level, title))
+
+    try:
+        walk(reader.outline, 1)
+    except Exception as exc:  # a malformed outline is no reason to lose the document's text
+        log.warning("PDF outline not read (%s: %s)", type(exc).__name__, exc)
+        return {}
+    return found
 
 
 def _page_text(page) -> str:

@@ -58,6 +58,20 @@ def numbered_division_headings(text: str) -> tuple[Heading, ...]:
     return tuple(headings)
 
 
+def located_headings(text: str, titles: Sequence[tuple[int, str]]) -> tuple[Heading, ...]:
+    """Headings known by their level and title only (a PDF's bookmarks of a page), where the text shows them, in
+    order; the layout may space or break a title differently, and a title the text does not show is left out."""
+    headings, search_from = [], 0
+    for level, title in titles:
+        letters = [re.escape(c) for c in title[:MAX_SECTION_CHARS] if not c.isspace()]
+        match = re.compile(r"\s*".join(letters)).search(text, search_from) if letters else None
+        if match:
+            # As the page writes it: a bookmark's title can lose the space where the heading wrapped.
+            headings.append(Heading(match.start(), level, " ".join(match.group(0).split())))
+            search_from = match.end()
+    return tuple(headings)
+
+
 def join_blocks(blocks: Iterable[tuple[str, int | None]]) -> tuple[str, tuple[Heading, ...]]:
     """Blocks (text, heading level or None) as one page's text, a blank line apart, with their headings."""
     parts, headings, offset = [], [], 0

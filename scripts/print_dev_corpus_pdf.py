@@ -2,10 +2,11 @@
 browser does — wrapped lines, a running header and a page-number footer on A5 pages — and writes its golden
 sets naming the PDFs, so that `rag eval` measures the same questions over the same documents as PDF:
 
-    .venv/bin/python scripts/print_dev_corpus_pdf.py /tmp/dev_pdf [third_corpus]
+    .venv/bin/python scripts/print_dev_corpus_pdf.py /tmp/dev_pdf [third_corpus] [--bookmarks]
     .venv/bin/rag eval /tmp/dev_pdf/dev_corpus_en.jsonl /tmp/dev_pdf/dev_corpus_zh.jsonl \
         --docs /tmp/dev_pdf/docs --config hybrid --answers
 
+`--bookmarks` gives each PDF an outline of its headings, as Word, LaTeX and browsers can export it.
 Needs the test extra (Playwright), Debian's chromium and a Chinese font (fonts-wqy-zenhei).
 """
 from __future__ import annotations
@@ -44,7 +45,7 @@ def as_html(path: Path) -> str:
     return text.replace("<head>", "<head>" + STYLE, 1)
 
 
-def main(out: Path, corpus: str = "dev_corpus") -> None:
+def main(out: Path, corpus: str = "dev_corpus", bookmarks: bool = False) -> None:
     docs = out / "docs"
     docs.mkdir(parents=True, exist_ok=True)
     renamed = {}
@@ -57,7 +58,8 @@ def main(out: Path, corpus: str = "dev_corpus") -> None:
             page.pdf(path=str(target), format="A5", display_header_footer=True,
                      header_template=BAND.format(html.escape(source.stem)),
                      footer_template=BAND.format("— <span class='pageNumber'></span> —"),
-                     margin={"top": "20mm", "bottom": "20mm", "left": "15mm", "right": "15mm"})
+                     margin={"top": "20mm", "bottom": "20mm", "left": "15mm", "right": "15mm"},
+                     outline=bookmarks, tagged=bookmarks)
             renamed[source.name] = target.name
         browser.close()
     for language in ("en", "zh"):
@@ -72,6 +74,7 @@ def main(out: Path, corpus: str = "dev_corpus") -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and not (EVALSETS / sys.argv[2]).is_dir()):
-        sys.exit("usage: print_dev_corpus_pdf.py OUT_DIR [CORPUS: a folder of rag/evalsets, default dev_corpus]")
-    main(Path(sys.argv[1]), *sys.argv[2:])
+    arguments = [a for a in sys.argv[1:] if a != "--bookmarks"]
+    if len(arguments) not in (1, 2) or (len(arguments) == 2 and not (EVALSETS / arguments[1]).is_dir()):
+        sys.exit("usage: print_dev_corpus_pdf.py OUT_DIR [CORPUS: a folder of rag/evalsets, default dev_corpus] [--bookmarks]")
+    main(Path(arguments[0]), *arguments[1:], bookmarks="--bookmarks" in sys.argv)

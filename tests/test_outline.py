@@ -6,6 +6,7 @@ from ingest.outline import MAX_SECTION_CHARS, markdown_headings, numbered_divisi
 from ingest.split import TokenSplitter
 from ingest.types import Heading, Page
 from rag.answer.result import cited_sources_of
+from tests.conftest import REPO
 
 
 def _headings(page: Page) -> list[tuple[int, str]]:
@@ -106,3 +107,24 @@ def test_a_chunk_is_embedded_under_its_section_and_found_by_it(make_kb, tmp_path
     assert cited_sources_of({1}, [hit])[0].section == hit.chunk.section == "Acme R7 Router > Getting started with the router"
     chinese = kb.search("将路由器放在通风良好的地方", 5)
     assert any(h.chunk.text.startswith("将路由器") and h.cosine == 0.0 for h in chinese)
+
+
+def test_a_pdfs_bookmarks_are_its_headings_where_its_pages_show_them(tmp_path: Path):
+    """Bookmarks as Word or a browser export them: a title the page shows is a heading there (with its own
+    spacing); a title it does not show, and a bookmark to no page, are left out, and the text is read as ever."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(REPO / "sample_docs" / "maintenance_procedures.pdf").pages:
+        writer.add_page(page)
+    manual = writer.add_outline_item("QF-200 Centrifugal Pump - Maintenance Procedures", 0)
+    writer.add_outline_item("Reassembly, Alignment and   Vibration Limits", 1, parent=manual)
+    writer.add_outline_item("A chapter this page does not print", 2, parent=manual)
+    path = tmp_path / "bookmarked.pdf"
+    writer.write(path)
+    pages = load_document(path, path.read_bytes())
+    assert [_headings(p) for p in pages] == [
+        [(1, "QF-200 Centrifugal Pump - Maintenance Procedures")], [(2, "Reassembly, Alignment and Vibration Limits")], []]
+    splitter = TokenSplitter(lambda text: len(text.split()), 40, 0, 100)
+    sections = {c.section for c in splitter.split(pages, "d", "s") if c.page == 3}
+    assert sections == {"QF-200 Centrifugal Pump - Maintenance Procedures > Reassembly, Alignment and Vibration Limits"}
