@@ -36,7 +36,8 @@ def markdown_headings(text: str) -> tuple[Heading, ...]:
         if _FENCE.match(line):
             in_code = not in_code
             continue
-        match = None if in_code else _MARKDOWN_HEADING.match(line)
+        # A heading is a short line; on a long one of spaces and "#" the pattern would take quadratic time.
+        match = None if in_code or len(line) > 300 else _MARKDOWN_HEADING.match(line)
         if match:
             headings.append(Heading(offset, len(match.group(1)), match.group(2).strip()))
     return tuple(headings)
