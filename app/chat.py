@@ -38,7 +38,7 @@ def current_conversation(page: PageState, kb: KnowledgeBase) -> ConversationReco
         return None
 
 
-def _source_label(source: Source, lang: str) -> str:
+def source_label(source: Source, lang: str) -> str:
     page = f" · {text('page', lang)} {source.page}{text('page_suffix', lang)}" if source.page is not None else ""
     section = f" · {source.section}" if source.section else ""
     mark = f" · ✓ {text('cited', lang)}" if source.cited else ""
@@ -52,7 +52,7 @@ def _show_sources(kb: KnowledgeBase, turn: Turn, lang: str) -> None:
     st.caption(text("sources", lang))
     answer_terms = set(kb.tokenizer.tokenize(turn.answer)) if not turn.refused else set()
     for source in sorted(turn.sources, key=lambda s: (not s.cited, s.number)):
-        with st.expander(_source_label(source, lang), expanded=False):
+        with st.expander(source_label(source, lang), expanded=False):
             before, passage, after = kb.passage_in_context(source.source, source.page, source.start, source.end)
             passage = passage or source.snippet
             marked = render.cited_spans(passage, answer_terms, kb.tokenizer.tokenize) if source.cited else []

@@ -1,6 +1,7 @@
 """The page's logic through Streamlit's AppTest: a chat turn (test-double LLM, registered in the backend
 registry like any backend), a refusal, a settings change, a document delete, and a conversation restored
 in a new session."""
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,13 @@ def test_conversation_is_restored_in_a_new_session(page_kb):
     assert "And how much grease each time?" in shown
     listed = [b for b in reloaded.button if "How often must the QF-200" in b.label]  # in the sidebar, marked open
     assert listed and listed[0].label.startswith("▶ ")
+
+
+def test_a_source_label_names_the_section_it_stands_under():
+    from app.chat import source_label
+    from rag.answer.result import Source
+
+    source = Source(number=2, source="/kb/uploads/r7.html", page=None, start=0, end=9, snippet="Blinking", score=0.5,
+                    relevance=0.61, cited=True, section="Acme R7 Router > 3. Lights")
+    assert source_label(source, "en") == "[2] r7.html · Acme R7 Router > 3. Lights · relevance 0.61 · ✓ cited"
+    assert "·  ·" not in source_label(dataclasses.replace(source, section=""), "en")
