@@ -88,8 +88,9 @@ class PromptTemplate:
         for number, hit in enumerate(hits, 1):
             # Not the chunk's section: "(manual.html, Router > 5. Firmware updates)" in the header was measured, and
             # the 0.5B model read the firmware passage right, but refused 4 more answerable questions over the four
-            # corpora (2 fewer right, 2 fewer wrong): a heading that does not echo the question reads to it as "not
-            # about this". The section still finds the chunk (it is embedded under it) and is shown in the sources.
+            # corpora (2 fewer right, 2 fewer wrong); the innermost heading alone, 2 more refused and 2 fewer right.
+            # A heading that does not echo the question reads to it as "not about this". The section still finds
+            # the chunk (it is embedded under it) and is shown in the sources.
             page = f", page {hit.chunk.page}" if hit.chunk.page is not None else ""
             # A document cannot close its block, forge a chat turn, or give the model orders.
             # Blank lines inside a document (paragraphs of a PDF or Markdown page) read to a small model as
