@@ -104,7 +104,9 @@ def test_a_chunk_is_embedded_under_its_section_and_found_by_it(make_kb, tmp_path
     assert hit.cosine > float(query @ alone) + 0.1
     assert hit.term_coverage == 0.0  # "started" and "Acme" are in its headings, not in its own terms
     # The store keeps the section, and an answer's sources show it.
-    assert cited_sources_of({1}, [hit])[0].section == hit.chunk.section == "Acme R7 Router > Getting started with the router"
+    source, = cited_sources_of({1}, [hit])
+    assert source.section == hit.chunk.section == "Acme R7 Router > Getting started with the router"
+    assert source.label == "r7.html · Acme R7 Router > Getting started with the router"
     chinese = kb.search("将路由器放在通风良好的地方", 5)
     assert any(h.chunk.text.startswith("将路由器") and h.cosine == 0.0 for h in chinese)
 

@@ -26,8 +26,10 @@ class Source:
 
     @property
     def label(self) -> str:
+        """How the CLI and a conversation's Markdown name it: "handbook.md · Manual > 3. Lights", "manual.pdf:2"."""
         name = display_source(self.source)
-        return f"{name}:{self.page}" if self.page is not None else name
+        name = f"{name}:{self.page}" if self.page is not None else name
+        return f"{name} · {self.section}" if self.section else name
 
 
 @dataclass(frozen=True)
