@@ -119,9 +119,9 @@ def test_a_pdfs_bookmarks_are_its_headings_where_its_pages_show_them(tmp_path: P
     writer = PdfWriter()
     for page in PdfReader(REPO / "sample_docs" / "maintenance_procedures.pdf").pages:
         writer.add_page(page)
-    manual = writer.add_outline_item("QF-200 Centrifugal Pump - Maintenance Procedures", 0)
-    writer.add_outline_item("Reassembly, Alignment and   Vibration Limits", 1, parent=manual)
-    writer.add_outline_item("A chapter this page does not print", 2, parent=manual)
+    manual = writer.add_outline_item(title="QF-200 Centrifugal Pump - Maintenance Procedures", page_number=0)
+    writer.add_outline_item(title="Reassembly, Alignment and   Vibration Limits", page_number=1, parent=manual)
+    writer.add_outline_item(title="A chapter this page does not print", page_number=2, parent=manual)
     path = tmp_path / "bookmarked.pdf"
     writer.write(path)
     pages = load_document(path, path.read_bytes())
