@@ -194,10 +194,7 @@ class Ingestor:
             return
         chunks = [c for p in pending for c in p.chunks]
         t = time.perf_counter()
-        # A chunk the embedder cannot read itself gets no vector from its section's headings either.
-        texts = [c.text_in_context() if not self.readable_only or self.embedder.readable_text(c.text) else ""
-                 for c in chunks]
-        vectors = self.embedder.embed_passages(texts, batch_size=self.batch_size,
+        vectors = self.embedder.embed_passages([self._embedded_text(c) for c in chunks], batch_size=self.batch_size,
                                                readable_only=self.readable_only)
         report.stage_seconds["embed"] += time.perf_counter() - t
         t = time.perf_counter()
@@ -210,6 +207,13 @@ class Ingestor:
         report.chunks_added += len(chunks)
         report.stage_seconds["index"] += time.perf_counter() - t
         pending.clear()
+
+    def _embedded_text(self, chunk: Chunk) -> str:
+        """The chunk under its headings; a chunk the embedder cannot read itself stays as it is (and gets no
+        vector), rather than one made of its headings alone."""
+        if chunk.section and self.readable_only and not self.embedder.readable_text(chunk.text):
+            return chunk.text
+        return chunk.text_in_context()
 
     def _prune(self, writer: StoreWriter, paths: Sequence[str | Path], files: list[Path], report: IngestReport) -> None:
         seen = {str(p) for p in files} | {p for p, _ in report.failed}
