@@ -443,6 +443,36 @@ def test_a_row_named_in_other_words_is_found_by_meaning(make_kb, sample_copy):
     assert kept.text.startswith("6 years"), kept.text  # no model of meaning: nothing to go by
 
 
+def test_a_figure_from_another_article_gives_way_to_the_one_closer_in_meaning_and_words(make_kb, tmp_path):
+    from rag.answer.stand_ins import StandIns
+
+    # 烈性犬 is in every chunk, so no term of the question is rare: only meaning and the words shared tell
+    # the articles apart.
+    (tmp_path / "breeds.md").write_text("# 犬只品种\n\n第五条 城市建成区内禁止饲养烈性犬。\n", encoding="utf-8")
+    (tmp_path / "list.md").write_text("# 品种目录\n\n第六条 烈性犬的品种目录由市公安机关制定并公布。\n", encoding="utf-8")
+    (tmp_path / "penalties.md").write_text(
+        "# 法律责任\n\n第十七条 违反本规定，未立即清除犬只粪便的，由城市管理部门责令清除，并处50元罚款。\n\n"
+        "第十八条 饲养烈性犬的，由公安机关没收犬只，对个人处1000元以上5000元以下罚款。\n", encoding="utf-8")
+    kb = make_kb()
+    kb.ingest([tmp_path])
+    question = "养了大型烈性犬会被罚多少？"
+    hits = kb.search(question, 5)
+    contexts = [h.chunk.text for h in hits]
+
+    def meaning(_question, sentences):  # test double for multilingual-e5: the article on 烈性犬's penalty is closest
+        return [0.9 if "烈性犬" in s and "罚款" in s else 0.8 for s in sentences]
+
+    stand_ins = StandIns(kb.tokenizer.tokenize, kb.answerability(), sentence_scores=meaning)
+    corrected = stand_ins.corrected("50元", question, hits, contexts, confident=False)
+    assert "1000元以上5000元以下" in corrected, corrected
+    assert stand_ins.corrected("1000元以上5000元以下", question, hits, contexts, confident=False).startswith("1000元以上")
+    # The closer sentence shares no more of the question than the answer's own: meaning alone does not move it.
+    asked_otherwise = "养了狗要是被罚，一般多少？"
+    assert stand_ins.corrected("50元", asked_otherwise, hits, contexts, confident=False).startswith("50元")
+    without_meaning = StandIns(kb.tokenizer.tokenize, kb.answerability())
+    assert without_meaning.corrected("50元", question, hits, contexts, confident=False).startswith("50元")
+
+
 def test_a_one_figure_reply_keeps_the_other_figure_its_sentence_gives(make_kb, sample_copy):
     kb = make_kb(chat_model=EchoChatModel("18 months [1]"))
     kb.ingest([sample_copy])
