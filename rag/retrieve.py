@@ -13,7 +13,7 @@ from ingest.embed import CHINESE_TEXT_RATIO, Embedder
 from rag.errors import QuestionError
 from rag.store import ChunkRecord, KnowledgeBaseStore
 from rag.synonyms import ASKED_ATTRIBUTES, Thesaurus, other_words
-from rag.text import GRAM_MARK, KeywordTokenizer, cjk_ratio, contains_cjk, written_apart
+from rag.text import GRAM_MARK, KeywordTokenizer, cjk_ratio, contains_cjk, separated_words, written_apart
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,10 @@ class Retriever:
         query_vector = self.embedder.embed_query(question)
         dense = self.store.search_vectors(query_vector, depth, allowed) if self.mode != "keyword" else []
         terms = self.tokenizer.tokenize(question)
+        if contains_cjk(question):
+            # 停一天车 is tokenized 停 / 一天 / 车: the word the passages hold (停车费 -> 停车) is searched for too.
+            held_apart = separated_words(self.tokenizer.normalise(question), self.store.has_term)
+            terms += [w for w in held_apart if w not in terms]
         grams = self.tokenizer.grams(question, self.tokenizer.filler_terms)
         synonyms = self.synonyms_held(terms)
         searched = terms + [s for held in synonyms.values() for s in held]

@@ -5,6 +5,7 @@ import logging
 import re
 import unicodedata
 from functools import cached_property
+from typing import Callable
 
 # The CJK ideographs (unified, extension A, compatibility), as a regex character range.
 CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -84,6 +85,28 @@ def written_apart(word: str, text: str) -> bool:
     if not 2 <= len(word) <= 4 or not all(_CJK.match(c) for c in word):
         return False
     return re.search(f"[{CJK_CHARS}]?".join(map(re.escape, word)), text) is not None
+
+
+# What speech puts between the two characters of a separable verb-object word (离合词): a count, a span of time,
+# an aspect particle. 停一天车 is 停车, 休几天假 休假, 加过两次班 加班.
+_SEPARATING = re.compile(r"[了过着的个几多少半一二两三四五六七八九十百千0-9天日周月年次回趟场顿会儿点小时分钟星期]{1,4}")
+
+
+def separated_words(text: str, is_word: Callable[[str], bool]) -> list[str]:
+    """The two-character Chinese words (those `is_word` accepts) that `text` writes apart, a count, a span of
+    time or an aspect particle between their characters: a question says 停一天车 where a passage says 停车费,
+    请三天假 where it says 请假."""
+    found: list[str] = []
+    for i, first in enumerate(text):
+        if not _CJK.match(first) or _SEPARATING.fullmatch(first):
+            continue
+        for end in range(i + 2, min(i + 6, len(text))):
+            if not _SEPARATING.fullmatch(text[i + 1 : end]):
+                break
+            word = first + text[end]
+            if _CJK.match(text[end]) and word not in found and is_word(word):
+                found.append(word)
+    return found
 
 
 def cjk_ratio(text: str) -> float:

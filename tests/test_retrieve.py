@@ -120,6 +120,21 @@ def test_a_chinese_word_written_with_a_character_inside_counts_as_held(make_kb, 
     assert hits["bridge.md"].relevance == max(h.relevance for h in ranked)
 
 
+def test_a_separable_chinese_word_said_with_a_count_inside_finds_the_passage_holding_it(make_kb, tmp_path):
+    """Speech splits a verb-object word (离合词) around a count or a span of time: 停一天车 for 停车, 请三天假 for
+    请假. jieba cuts the question 停 / 一天 / 车, so the passage on 停车费 shared no word with it."""
+    from rag.text import separated_words
+
+    words = {"停车", "请假", "加班", "天元"}.__contains__
+    assert separated_words("开车过去，停一天车要多少钱？", words) == ["停车"]
+    assert separated_words("请三个月假要谁批？", words) == ["请假"] and separated_words("加过两次班", words) == ["加班"]
+    assert separated_words("停在车库", words) == [] and separated_words("每天20元", words) == []  # 在 separates nothing
+    kb = _kb_of(make_kb, tmp_path / "town", {"parking.md": "自驾游客需将车辆停放在游客中心停车场，停车费每天20元。",
+                                             "tickets.md": "古镇对游客免费开放，不收门票，周末限流每天3万人。"})
+    hits = {Path(h.chunk.source).name: h for h in kb.search("开车过去，停一天车要多少钱？", 2)}
+    assert hits["parking.md"].term_coverage > hits["tickets.md"].term_coverage, hits
+
+
 def test_a_chinese_question_in_everyday_words_finds_the_formal_passage_through_synonyms(make_kb, tmp_path):
     """A dog owner asks about 狗, the regulation writes 犬 and 犬只: no word or pair is shared, so the passage had
     no coverage and the question was refused before the model. Cilin's synonym group holds 狗 and 犬."""
