@@ -443,21 +443,27 @@ def test_a_row_named_in_other_words_is_found_by_meaning(make_kb, sample_copy):
     assert kept.text.startswith("6 years"), kept.text  # no model of meaning: nothing to go by
 
 
+def _retrieved(make_kb, folder, question: str, files: dict[str, str]):
+    """A KB of small documents written for one test, what it retrieves for `question`, and their texts."""
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    kb = make_kb()
+    kb.ingest([folder])
+    hits = kb.search(question, 5)
+    return kb, hits, [h.chunk.text for h in hits]
+
+
 def test_a_figure_from_another_article_gives_way_to_the_one_closer_in_meaning_and_words(make_kb, tmp_path):
     from rag.answer.stand_ins import StandIns
 
     # 烈性犬 is in every chunk, so no term of the question is rare: only meaning and the words shared tell
     # the articles apart.
-    (tmp_path / "breeds.md").write_text("# 犬只品种\n\n第五条 城市建成区内禁止饲养烈性犬。\n", encoding="utf-8")
-    (tmp_path / "list.md").write_text("# 品种目录\n\n第六条 烈性犬的品种目录由市公安机关制定并公布。\n", encoding="utf-8")
-    (tmp_path / "penalties.md").write_text(
-        "# 法律责任\n\n第十七条 违反本规定，未立即清除犬只粪便的，由城市管理部门责令清除，并处50元罚款。\n\n"
-        "第十八条 饲养烈性犬的，由公安机关没收犬只，对个人处1000元以上5000元以下罚款。\n", encoding="utf-8")
-    kb = make_kb()
-    kb.ingest([tmp_path])
     question = "养了大型烈性犬会被罚多少？"
-    hits = kb.search(question, 5)
-    contexts = [h.chunk.text for h in hits]
+    kb, hits, contexts = _retrieved(make_kb, tmp_path, question, {
+        "breeds.md": "# 犬只品种\n\n第五条 城市建成区内禁止饲养烈性犬。\n",
+        "list.md": "# 品种目录\n\n第六条 烈性犬的品种目录由市公安机关制定并公布。\n",
+        "penalties.md": "# 法律责任\n\n第十七条 违反本规定，未立即清除犬只粪便的，由城市管理部门责令清除，并处50元罚款。\n\n"
+                        "第十八条 饲养烈性犬的，由公安机关没收犬只，对个人处1000元以上5000元以下罚款。\n"})
 
     def meaning(_question, sentences):  # test double for multilingual-e5: the article on 烈性犬's penalty is closest
         return [0.9 if "烈性犬" in s and "罚款" in s else 0.8 for s in sentences]
@@ -471,6 +477,21 @@ def test_a_figure_from_another_article_gives_way_to_the_one_closer_in_meaning_an
     assert stand_ins.corrected("50元", asked_otherwise, hits, contexts, confident=False).startswith("50元")
     without_meaning = StandIns(kb.tokenizer.tokenize, kb.answerability())
     assert without_meaning.corrected("50元", question, hits, contexts, confident=False).startswith("50元")
+
+
+def test_a_reply_copied_from_a_sentence_with_what_is_asked_cut_off_gives_way_to_the_sentence(make_kb, tmp_path):
+    from rag.answer.stand_ins import StandIns
+
+    question = "连着几天不来上班公司就可以把人辞退？"
+    kb, hits, contexts = _retrieved(make_kb, tmp_path, question, {
+        "attendance.md": "# 考勤\n\n员工应按时上下班。连续旷工3天或者一年内累计旷工5天的，公司可以依法解除劳动合同。\n\n"
+                         "员工严重违反公司规章制度的，公司可以解除合同并不予补偿。\n"})
+    stand_ins = StandIns(kb.tokenizer.tokenize, kb.answerability())
+    corrected = stand_ins.corrected("公司可以依法解除劳动合同。", question, hits, contexts, confident=False)
+    assert corrected.startswith("连续旷工3天或者一年内累计旷工5天的，公司可以依法解除劳动合同"), corrected
+    # Copied from a sentence that gives no number of days; too short to tell which sentence it came from.
+    assert stand_ins.corrected("公司可以解除合同并不予补偿", question, hits, contexts, confident=False) == ""
+    assert stand_ins.corrected("解除劳动合同", question, hits, contexts, confident=False) == ""
 
 
 def test_a_one_figure_reply_keeps_the_other_figure_its_sentence_gives(make_kb, sample_copy):

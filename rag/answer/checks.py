@@ -275,6 +275,11 @@ def shared_places(question: str, words: set[str], pairs: set[str] = frozenset())
     return merged(word_spans) + unplaced + merged(apart)
 
 
+def asks_for_figure(question: str) -> bool:
+    """Whether the question asks how many, how much, how long (多少, 几, 多久, "how often")."""
+    return _ASKS_FIGURE.search(question) is not None
+
+
 def gives_what_is_asked(sentence: str, question: str) -> bool:
     """Whether a passage sentence could answer the question: of the kind asked (`kind_answered`), and with a
     figure or a time word when the question asks how many, how much or how long."""

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-from rag.answer.checks import (ASKS_YES_NO, CITATION, QUANTITY, figure_units, figures_supported, gives_what_is_asked,
-                               is_refusal, kind_answered, names_a_section, numbered_sentences, outermost_terms, quote_for,
-                               same_quantity, shared_places, source_sentences, units_agree)
+from rag.answer.checks import (ASKS_YES_NO, CITATION, QUANTITY, asks_for_figure, figure_units, figures_supported,
+                               gives_what_is_asked, is_refusal, kind_answered, names_a_section, numbered_sentences,
+                               outermost_terms, quote_for, same_quantity, shared_places, source_sentences, units_agree)
 from rag.answerable import AnswerabilityCheck
 from rag.prompt import display_source
 from rag.retrieve import Hit
@@ -31,6 +31,9 @@ _CJK_CHARS = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 QUOTE_COVERAGE = 0.75
 # Specific question terms (AnswerabilityCheck.specific_terms) a sentence must share to stand in for an answer.
 MIN_SPECIFIC_SHARED = 2
+# The least a reply copied from a passage sentence must hold for the sentence to be known by it (10 characters:
+# "公司可以依法解除劳动合同" is 12; "罚款" or "No" could come from anywhere).
+MIN_COPIED_CHARS = 10
 # The longest sentence shown for a one-figure reply to keep the other figure it gives (StandIns._alternatives_kept):
 # about two lines; a longer one buries the figure asked for.
 ALTERNATIVES_SENTENCE_CHARS = 240
@@ -53,6 +56,7 @@ _ALTERNATIVE = re.compile(r"\b(?:or|and|whichever|otherwise|unless|except|but|wh
 _BULLET = re.compile(r"^\s*[-*•·]\s+(?=\S)")
 # A numbered or bulleted first line of a one-line reply ("1. 98 kg"): the marker is not part of the answer.
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)、]|[*•])\s+(?=\S)")
+_SPACES = re.compile(r"\s+")
 
 
 # Relatedness: (question, sentences) -> the highest cosine between the question and one of the sentences in
@@ -123,8 +127,8 @@ class StandIns:
             return self._row_asked(text, asked, relevant) or self._sentence_asked(text, asked, relevant) \
                 or self._unit_restored(text, relevant) \
                 or self._alternatives_kept(text, relevant) or self._sibling_corrected(text, asked, relevant)
-        return self._figure_given_whole(text, asked, relevant, contexts) or self._quote_answering(asked, relevant) \
-            or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant)
+        return self._figure_given_whole(text, asked, relevant, contexts) or self._sentence_cut_short(text, asked, relevant) \
+            or self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant)
 
     def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
@@ -247,6 +251,22 @@ class StandIns:
             return ""
         quoted = _quoted(giving[1], giving[0])
         return quoted if self._related(quoted, asked, contexts) else ""
+
+    def _sentence_cut_short(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a reply copied from one passage sentence with the figure asked for cut off ("公司可以依法解除劳动合同。" to
+        "连着几天不来上班公司就可以把人辞退？", from "连续旷工3天或者一年内累计旷工5天的，公司可以依法解除劳动合同"): that
+        sentence, where it gives what is asked; "" otherwise, or for a reply too short to show which sentence."""
+        reply = _SPACES.sub(" ", CITATION.sub("", text)).strip(" .。!！")
+        # Only the figure asked for is known to be what was cut off: a fragment answering who or why (the
+        # sentence naming the librarian, to "Who ran the library before him?") may have left nothing out.
+        if len(reply) < MIN_COPIED_CHARS or not asks_for_figure(asked) or figure_units(reply):
+            return ""
+        copied_from = {(number, sentence) for number, sentence in numbered_sentences(relevant)
+                       if reply in _SPACES.sub(" ", sentence) and len(sentence.strip(" .。")) > len(reply)}
+        if len({sentence for _, sentence in copied_from}) != 1:
+            return ""
+        number, sentence = min(copied_from)
+        return _quoted(sentence, number) if not sentence.startswith("#") and gives_what_is_asked(sentence, asked) else ""
 
     def _shares_what_is_asked(self, asked: str, sentence: str) -> bool:
         """Whether the sentence holds a specific term of the question, or in Chinese a rare character pair of it."""
