@@ -127,8 +127,9 @@ class StandIns:
             return self._row_asked(text, asked, relevant) or self._sentence_asked(text, asked, relevant) \
                 or self._unit_restored(text, relevant) \
                 or self._alternatives_kept(text, relevant) or self._sibling_corrected(text, asked, relevant)
-        return self._figure_given_whole(text, asked, relevant, contexts) or self._sentence_cut_short(text, asked, relevant) \
-            or self._quote_answering(asked, relevant) or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant)
+        return self._figure_given_whole(text, asked, relevant, contexts) \
+            or self._sentence_cut_short(text, asked, relevant) or self._quote_answering(asked, relevant) \
+            or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant)
 
     def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
@@ -266,7 +267,9 @@ class StandIns:
         if len({sentence for _, sentence in copied_from}) != 1:
             return ""
         number, sentence = min(copied_from)
-        return _quoted(sentence, number) if not sentence.startswith("#") and gives_what_is_asked(sentence, asked) else ""
+        if sentence.startswith("#") or not gives_what_is_asked(sentence, asked):
+            return ""
+        return _quoted(sentence, number)
 
     def _shares_what_is_asked(self, asked: str, sentence: str) -> bool:
         """Whether the sentence holds a specific term of the question, or in Chinese a rare character pair of it."""
