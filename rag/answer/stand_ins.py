@@ -262,14 +262,9 @@ class StandIns:
         # sentence naming the librarian, to "Who ran the library before him?") may have left nothing out.
         if len(reply) < MIN_COPIED_CHARS or not asks_for_figure(asked) or figure_units(reply):
             return ""
-        copied_from = {(number, sentence) for number, sentence in numbered_sentences(relevant)
-                       if reply in _SPACES.sub(" ", sentence) and len(sentence.strip(" .。")) > len(reply)}
-        if len({sentence for _, sentence in copied_from}) != 1:
-            return ""
-        number, sentence = min(copied_from)
-        if sentence.startswith("#") or not gives_what_is_asked(sentence, asked):
-            return ""
-        return _quoted(sentence, number)
+        return _one_sentence_answering({(number, sentence) for number, sentence in numbered_sentences(relevant)
+                                        if reply in _SPACES.sub(" ", sentence) and len(sentence.strip(" .。")) > len(reply)},
+                                       asked)
 
     def _shares_what_is_asked(self, asked: str, sentence: str) -> bool:
         """Whether the sentence holds a specific term of the question, or in Chinese a rare character pair of it."""
@@ -373,13 +368,8 @@ class StandIns:
         the sentence gives what is asked; "" otherwise."""
         if not self.answerability.specific_terms([code]):
             return ""
-        naming = {(number, sentence) for number, sentence in numbered_sentences(relevant) if self._names_alone(sentence, code)}
-        if len({sentence for _, sentence in naming}) != 1:
-            return ""
-        number, sentence = min(naming)
-        if sentence.startswith("#") or not gives_what_is_asked(sentence, asked):
-            return ""
-        return _quoted(sentence, number)
+        return _one_sentence_answering({(number, sentence) for number, sentence in numbered_sentences(relevant)
+                                        if self._names_alone(sentence, code)}, asked)
 
     def _specific_terms(self, asked: str) -> set[str]:
         return self.answerability.specific_terms(sorted(set(self._terms(asked)) - self._not_content(asked)))
@@ -494,6 +484,17 @@ def _the_one_sentence_giving(value: str, relevant: Sequence[Hit], accepts: Calla
     giving = {(n, sentence) for n, sentence in numbered_sentences(relevant)
               if (units := figure_units(sentence).get(value)) and accepts(units)}
     return min(giving) if len({sentence for _, sentence in giving}) == 1 else None
+
+
+def _one_sentence_answering(found: set[tuple[int, str]], asked: str) -> str:
+    """The quoted sentence of `found` ((passage number, sentence) pairs) when they are one sentence, no heading,
+    that gives what is asked; "" otherwise."""
+    if len({sentence for _, sentence in found}) != 1:
+        return ""
+    number, sentence = min(found)
+    if sentence.startswith("#") or not gives_what_is_asked(sentence, asked):
+        return ""
+    return _quoted(sentence, number)
 
 
 def _quoted(sentence: str, number: int) -> str:
