@@ -494,6 +494,22 @@ def test_a_reply_copied_from_a_sentence_with_what_is_asked_cut_off_gives_way_to_
     assert stand_ins.corrected("解除劳动合同", question, hits, contexts, confident=False) == ""
 
 
+def test_a_figure_of_another_quantity_gives_way_to_the_one_row_of_the_quantity_asked(make_kb, tmp_path):
+    from rag.answer.stand_ins import StandIns
+
+    question = "这个柜子整台有多重？"
+    kb, hits, contexts = _retrieved(make_kb, tmp_path, question, {
+        "spec.md": "# 技术参数\n\n| 参数 | 数值 |\n|---|---|\n| 额定容量 | 10.24 kWh |\n| 额定电压 | 51.2 V |\n"
+                   "| 重量 | 98 kg |\n| 防护等级 | IP65 |\n\n柜体应安装在能承受其重量的地面上。\n"})
+    stand_ins = StandIns(kb.tokenizer.tokenize, kb.answerability())
+    corrected = stand_ins.corrected("10.24 kWh [1]", question, hits, contexts, confident=False)
+    assert corrected.startswith("重量 | 98 kg"), corrected
+    # Asked for a voltage, of which the table gives one: an energy read off it gives way to that row too; a
+    # question asking no physical amount keeps the checks' verdict.
+    assert stand_ins.corrected("10.24 kWh", "这个柜子的电压是多少？", hits, contexts, confident=False).startswith("额定电压 | 51.2 V")
+    assert stand_ins.corrected("IP65", "柜子能装在浴室里吗？", hits, contexts, confident=False) == "IP65"
+
+
 def test_a_one_figure_reply_keeps_the_other_figure_its_sentence_gives(make_kb, sample_copy):
     kb = make_kb(chat_model=EchoChatModel("18 months [1]"))
     kb.ingest([sample_copy])
@@ -536,6 +552,16 @@ def test_a_refusal_in_the_uncertain_band_gives_way_to_the_sentence_that_answers(
     asked_in_its_words = "灭火器压力指针处于红色区域时，必须在多长时间内更换？"
     assert kb.answerability().decide(asked_in_its_words, kb.search(asked_in_its_words, 5)).confident
     assert kb.ask(asked_in_its_words).refused  # confident: the model's refusal stands
+
+
+def test_an_uncertain_yes_or_no_that_also_refuses_is_shown_as_the_refusal(make_kb, sample_copy):
+    question = "Is the VX-40 allowed in a kitchen? Please explain in detail."
+    kb = make_kb(chat_model=EchoChatModel("No, the VX-40 is not allowed in a kitchen. The knowledge base does not contain an "
+                                          "answer to this question."))
+    kb.ingest([sample_copy])
+    assert not kb.answerability().decide(question, kb.search(question, 5)).confident
+    answer = kb.ask(question)
+    assert answer.refused and answer.text == "The knowledge base does not contain an answer to this question.", answer.text
 
 
 def test_an_uncertain_answer_cites_only_the_passages_that_give_its_figures(make_kb, sample_copy):

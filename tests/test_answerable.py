@@ -41,6 +41,21 @@ def test_an_uncertain_question_sends_only_passages_near_the_best_to_the_model(sa
     assert len(decision.kept) < len([h for h in hits if h.relevance >= sample_kb.answerability().floor])
 
 
+def test_a_confident_question_also_gets_passages_under_the_threshold_near_the_best(sample_kb):
+    from rag.answerable import CONFIDENT_SHARE_OF_BEST
+
+    # The English maintenance procedures match its words best; the Chinese spec sheet gives the rated flow.
+    question = "What is the rated flow of the QF-200 pump?"
+    hits = sample_kb.search(question, 5)
+    check = sample_kb.answerability()
+    decision = check.decide(question, hits)
+    assert decision.confident
+    assert any("120 m³/h" in h.chunk.text and h.relevance < check.threshold for h in decision.kept)
+    best = max(h.relevance for h in hits)
+    assert all(h.relevance >= min(check.threshold, CONFIDENT_SHARE_OF_BEST * best) for h in decision.kept)
+    assert len(decision.kept) < len(hits)
+
+
 def test_a_common_word_jieba_tags_as_a_place_is_not_a_name():
     from rag.text import KEYWORD_TOKENIZER_VERSION, KeywordTokenizer
 

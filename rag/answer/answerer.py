@@ -114,7 +114,9 @@ class Answerer:
         text = self._stand_ins.quote_if_bare("".join(pieces).strip(), asked, relevant)
         contexts = [document_for_prompt(h.chunk.text) for h in relevant]
         text = self._stand_ins.corrected(text, asked, relevant, contexts, confident=False)
-        if not text or (not is_refusal(text) and not is_supported(text, asked, contexts, self._terms, self._filler, self._codes)):
+        # The model's own refusal is shown as the product's sentence: "No, you cannot put it in your bedroom. The
+        # knowledge base does not contain an answer" says no and refuses at once, and its no rests on nothing.
+        if not text or is_refusal(text) or not is_supported(text, asked, contexts, self._terms, self._filler, self._codes):
             text = refusal_for(question)
         # Nothing is shown before this point, so citations of passages that do not give the figures can go.
         yield citing_what_gives_its_figures(text, asked, contexts, self._terms, self._filler)

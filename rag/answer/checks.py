@@ -231,6 +231,13 @@ def kind_answered(answer: str, question: str) -> bool:
         and _counts_what_is_counted(answer, question)
 
 
+def physical_amount_asked(question: str) -> re.Pattern[str] | None:
+    """What an answer to a question asking an amount of one physical quantity (how heavy, what voltage) must
+    hold (a figure in its units); None for any other question, or one asking about several quantities."""
+    asked = [gives for asks, gives in _PHYSICAL_KINDS if asks.search(question)]
+    return asked[0] if len(asked) == 1 else None
+
+
 # A question that asks for a count, an amount or a span of time is answered by a figure or a time word.
 _ASKS_FIGURE = re.compile(r"多少|几|多[久长大高重宽远厚粗]|\bhow (?:much|many|long|often|far|high|low|big|heavy|wide|soon|quickly|tight)\b"
                           r"|\bwithin how\b|\bwhat (?:percentage|temperature|voltage|size|torque)\b", re.IGNORECASE)

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 from rag.answer.checks import (ASKS_YES_NO, CITATION, QUANTITY, asks_for_figure, figure_units, figures_supported,
                                gives_what_is_asked, is_refusal, kind_answered, names_a_section, numbered_sentences,
-                               outermost_terms, quote_for, same_quantity, shared_places, source_sentences, units_agree)
+                               outermost_terms, physical_amount_asked, quote_for, same_quantity, shared_places, source_sentences, units_agree)
 from rag.answerable import AnswerabilityCheck
 from rag.prompt import display_source
 from rag.retrieve import Hit
@@ -129,7 +129,8 @@ class StandIns:
                 or self._alternatives_kept(text, relevant) or self._sibling_corrected(text, asked, relevant)
         return self._figure_given_whole(text, asked, relevant, contexts) \
             or self._sentence_cut_short(text, asked, relevant) or self._quote_answering(asked, relevant) \
-            or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant)
+            or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant) \
+            or self._only_amount_asked(text, asked, relevant)
 
     def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
@@ -265,6 +266,23 @@ class StandIns:
         return _one_sentence_answering({(number, sentence) for number, sentence in numbered_sentences(relevant)
                                         if reply in _SPACES.sub(" ", sentence) and len(sentence.strip(" .。")) > len(reply)},
                                        asked)
+
+    def _only_amount_asked(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a figure of another quantity than the one asked, read off the passage that gives it ("10.24 kWh",
+        the capacity row, to "这个柜子整台有多重？", over the row "重量 | 98 kg"): the one passage sentence giving
+        an amount of the quantity asked, where it is in a passage the answer's figures come from; "" otherwise,
+        or when several sentences give one."""
+        gives = physical_amount_asked(asked)
+        if gives is None or gives.search(text):
+            return ""
+        sentences = numbered_sentences(relevant)
+        giving = {(number, sentence) for number, sentence in sentences if gives.search(sentence) and not sentence.startswith("#")}
+        if len({sentence for _, sentence in giving}) != 1 or not figure_units(CITATION.sub(" ", text)):
+            return ""
+        own = set(source_sentences(text, [sentence for _, sentence in sentences], self._terms))
+        read_from = {number for number, sentence in sentences if sentence in own}
+        in_read = sorted((number, sentence) for number, sentence in giving if number in read_from)
+        return _quoted(in_read[0][1], in_read[0][0]) if in_read else ""
 
     def _shares_what_is_asked(self, asked: str, sentence: str) -> bool:
         """Whether the sentence holds a specific term of the question, or in Chinese a rare character pair of it."""
