@@ -453,6 +453,14 @@ def _retrieved(make_kb, folder, question: str, files: dict[str, str]):
     return kb, hits, [h.chunk.text for h in hits]
 
 
+def _stand_ins_over(make_kb, folder, question: str, files: dict[str, str]):
+    """Stand-ins (no model of meaning) over a KB of `files`, what it retrieves for `question`, and their texts."""
+    from rag.answer.stand_ins import StandIns
+
+    kb, hits, contexts = _retrieved(make_kb, folder, question, files)
+    return StandIns(kb.tokenizer.tokenize, kb.answerability()), hits, contexts
+
+
 def test_a_figure_from_another_article_gives_way_to_the_one_closer_in_meaning_and_words(make_kb, tmp_path):
     from rag.answer.stand_ins import StandIns
 
@@ -480,13 +488,10 @@ def test_a_figure_from_another_article_gives_way_to_the_one_closer_in_meaning_an
 
 
 def test_a_reply_copied_from_a_sentence_with_what_is_asked_cut_off_gives_way_to_the_sentence(make_kb, tmp_path):
-    from rag.answer.stand_ins import StandIns
-
     question = "连着几天不来上班公司就可以把人辞退？"
-    kb, hits, contexts = _retrieved(make_kb, tmp_path, question, {
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
         "attendance.md": "# 考勤\n\n员工应按时上下班。连续旷工3天或者一年内累计旷工5天的，公司可以依法解除劳动合同。\n\n"
                          "员工严重违反公司规章制度的，公司可以解除合同并不予补偿。\n"})
-    stand_ins = StandIns(kb.tokenizer.tokenize, kb.answerability())
     corrected = stand_ins.corrected("公司可以依法解除劳动合同。", question, hits, contexts, confident=False)
     assert corrected.startswith("连续旷工3天或者一年内累计旷工5天的，公司可以依法解除劳动合同"), corrected
     # Copied from a sentence that gives no number of days; too short to tell which sentence it came from.
@@ -495,13 +500,10 @@ def test_a_reply_copied_from_a_sentence_with_what_is_asked_cut_off_gives_way_to_
 
 
 def test_a_figure_of_another_quantity_gives_way_to_the_one_row_of_the_quantity_asked(make_kb, tmp_path):
-    from rag.answer.stand_ins import StandIns
-
     question = "这个柜子整台有多重？"
-    kb, hits, contexts = _retrieved(make_kb, tmp_path, question, {
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
         "spec.md": "# 技术参数\n\n| 参数 | 数值 |\n|---|---|\n| 额定容量 | 10.24 kWh |\n| 额定电压 | 51.2 V |\n"
                    "| 重量 | 98 kg |\n| 防护等级 | IP65 |\n\n柜体应安装在能承受其重量的地面上。\n"})
-    stand_ins = StandIns(kb.tokenizer.tokenize, kb.answerability())
     corrected = stand_ins.corrected("10.24 kWh [1]", question, hits, contexts, confident=False)
     assert corrected.startswith("重量 | 98 kg"), corrected
     # Asked for a voltage, of which the table gives one: an energy read off it gives way to that row too; a
