@@ -275,6 +275,10 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("2 m", "How long does the cable have to be?", True),
         # …but not how long something is kept, nor how long someone has to do something
         ("Six weeks' rent [1]", "How long does a landlord have to put my deposit into a protection scheme?", False),
+        # the shortest or longest of something is a span of time or a length, not an amount of rent
+        ("The shortest tenancy a landlord may offer is six weeks' rent. [1]", "What is the shortest tenancy a landlord may offer?", False),
+        ("6 months [1]", "What is the shortest tenancy a landlord may offer?", True),
+        ("2.5 m", "What is the longest extension cable allowed?", True),
         ("within 30 days of receiving it [1]", "How long does a landlord have to put my deposit into a protection scheme?", True),
         ("10 seconds [1]", "How long do I keep the reset button pressed to wipe everything?", True),
         ("3个月工资", "试用期最长多久？", False),  # time that measures money is no span of time

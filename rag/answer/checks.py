@@ -142,6 +142,9 @@ _TIME_EN = re.compile(rf"{_TIME.pattern}|\b(?:daily|weekly|monthly|quarterly|ann
 # Time that measures money: "six weeks' rent" is a deposit, "三个月工资" a compensation; neither is a span of time.
 _TIME_AS_MONEY = re.compile(r"\b(?:weeks?|months?|days?|years?)['’]s?\s+(?:rent|pay|wages?|salary|salaries|earnings|income)\b"
                             r"|(?:个月|天|周|年)的?(?:工资|薪水|薪酬|房租|租金|月薪)", re.IGNORECASE)
+# "What is the shortest tenancy?" asks how long, in time or in length: "six weeks' rent" is no answer.
+_ASKS_EXTENT_EN = re.compile(r"\bwhat(?:'s| is| are| was) the (?:shortest|longest)\b", re.IGNORECASE)
+_EXTENT = re.compile(rf"{_TIME_EN.pattern}|\d\s*(?:[kcm]?m|miles?|ft|feet|inch(?:es)?)\b", re.IGNORECASE)
 # A question that asks for an amount of a physical quantity (its rated power, how heavy it is) is answered
 # with a unit of that quantity: "10.24 kWh" (an energy) is no answer to "额定功率是多少". Only questions that
 # ask for an amount: "where is the temperature sensor?" is answered by a place.
@@ -194,7 +197,8 @@ _COLOUR = re.compile(r"\b(?:red|green|blue|black|white|gr[ae]y|yellow|orange|bro
 _ASKS_TIMES = re.compile(r"(?:多少|几)(?:回|次|遍|趟)|\bhow many (?:times|cycles)\b", re.IGNORECASE)
 _TIMES = re.compile(r"\d\s*(?:次|回|遍|趟)|[一二两三四五六七八九十百千万]+(?:次|回|遍|趟)|\b(?:times?|cycles?|once|twice|thrice)\b", re.IGNORECASE)
 # What a question asks for, and what its answer must then hold.
-_ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), (_ASKS_DURATION_EN, _TIME_EN), (_ASKS_COLOUR, _COLOUR),
+_ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), (_ASKS_DURATION_EN, _TIME_EN), (_ASKS_EXTENT_EN, _EXTENT),
+                 (_ASKS_COLOUR, _COLOUR),
                  (_ASKS_TIMES, _TIMES), *_PHYSICAL_KINDS)
 
 
@@ -226,7 +230,7 @@ def kind_answered(answer: str, question: str) -> bool:
     # unless it also asks how much.
     whether_only = ASKS_YES_NO.search(question) is not None and _ASKS_FIGURE.search(question) is None
     spans = _TIME_AS_MONEY.sub(" ", answer)
-    return all(not asks.search(question) or gives.search(spans if gives in (_TIME, _TIME_EN) else answer)
+    return all(not asks.search(question) or gives.search(spans if gives in (_TIME, _TIME_EN, _EXTENT) else answer)
                for asks, gives in _ANSWER_KINDS if not (whether_only and asks is _ASKS_PRICE)) \
         and _counts_what_is_counted(answer, question)
 
