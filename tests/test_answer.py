@@ -279,6 +279,11 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("The shortest tenancy a landlord may offer is six weeks' rent. [1]", "What is the shortest tenancy a landlord may offer?", False),
         ("6 months [1]", "What is the shortest tenancy a landlord may offer?", True),
         ("2.5 m", "What is the longest extension cable allowed?", True),
+        # "how heavy" and "how cold" ask an amount of weight and temperature too
+        ("Antennas | 4 external [1]", "How heavy is the router?", False),
+        ("420 g [1]", "How heavy is the router?", True),
+        ("10.24 kWh", "How cold can it be when it discharges?", False),
+        ("at least 1 metre above the floor", "What is the distance to the floor?", True),
         ("within 30 days of receiving it [1]", "How long does a landlord have to put my deposit into a protection scheme?", True),
         ("10 seconds [1]", "How long do I keep the reset button pressed to wipe everything?", True),
         ("3个月工资", "试用期最长多久？", False),  # time that measures money is no span of time

@@ -148,7 +148,7 @@ _EXTENT = re.compile(rf"{_TIME_EN.pattern}|\d\s*(?:[kcm]?m|miles?|ft|feet|inch(?
 # A question that asks for an amount of a physical quantity (its rated power, how heavy it is) is answered
 # with a unit of that quantity: "10.24 kWh" (an energy) is no answer to "额定功率是多少". Only questions that
 # ask for an amount: "where is the temperature sensor?" is answered by a place.
-_ASKS_AMOUNT = (r"(?:多少|多[大高低重沉远]|几|范围|上限|下限|最[高低大小]|\bhow (?:much|many|high|low)\b|\bwhat(?:'s| is| are)\b"
+_ASKS_AMOUNT = (r"(?:多少|多[大高低重沉远]|几|范围|上限|下限|最[高低大小]|\bhow (?:much|many|high|low|heavy|hot|cold)\b|\bwhat(?:'s| is| are)\b"
                 r"|\b(?:max(?:imum)?|min(?:imum)?|rated|nominal)\b|\b(?:what|which) (?:torque|voltage|current|power|pressure"
                 r"|temperature|flow|speed|noise|weight)\b)")
 
@@ -187,7 +187,8 @@ _PHYSICAL_KINDS = (
      re.compile(r"\d\s*(?:k?N\s*[·.⋅*]?\s*m\b|lbf?\s*[·.-]?\s*ft|ft\s*[·.-]?\s*lbf?)|牛[·.]?米", re.IGNORECASE)),
     # distance: "the driving range of an electric car" is not "120-550 V"
     (_asks_for(r"续航|里程|多远|\bhow far\b|\b(?:driving|cruising|travel) range\b|\bdistance\b"),
-     re.compile(r"\d\s*(?:[kcm]?m|miles?|ft|feet|inch(?:es)?)(?![a-zA-Z²³])|公里|千米|厘米|毫米|米|英里", re.IGNORECASE)),
+     re.compile(r"\d\s*(?:[kcm]?m|(?:kilo|centi|milli)?met(?:re|er)s?|miles?|ft|feet|foot|yards?|inch(?:es)?)(?![a-zA-Z²³])"
+                r"|公里|千米|厘米|毫米|米|英里", re.IGNORECASE)),
 )
 # A question about a colour is answered by one: "What colour is the SW-5K housing?" is not the manual's title.
 _ASKS_COLOUR = re.compile(r"\bwhat colou?rs?\b|\bcolou?rs? (?:is|are|of)\b|\bwhich colou?r\b|颜色|什么色", re.IGNORECASE)
