@@ -12,7 +12,7 @@ import numpy as np
 from ingest.embed import CHINESE_TEXT_RATIO, Embedder
 from rag.errors import QuestionError
 from rag.store import ChunkRecord, KnowledgeBaseStore
-from rag.synonyms import ASKED_ATTRIBUTES, Thesaurus, other_words
+from rag.synonyms import ASKED_ATTRIBUTES, EVERYDAY_WORDS, Thesaurus, other_words
 from rag.text import GRAM_MARK, KeywordTokenizer, cjk_ratio, contains_cjk, separated_words, written_apart
 
 log = logging.getLogger(__name__)
@@ -273,9 +273,10 @@ class Retriever:
 
     @cached_property
     def _asked_attributes(self) -> dict[str, tuple[str, ...]]:
-        """The English ask words of `ASKED_ATTRIBUTES` and their attributes as this tokenizer's (stemmed) terms."""
+        """The English words of `ASKED_ATTRIBUTES` and `EVERYDAY_WORDS` and the words documents write for them, as
+        this tokenizer's (stemmed) terms."""
         stems = {}
-        for word, attributes in ASKED_ATTRIBUTES.items():
+        for word, attributes in (ASKED_ATTRIBUTES | EVERYDAY_WORDS).items():
             for stem in self.tokenizer.tokenize(word)[:1] if not contains_cjk(word) else ():
                 stems[stem] = tuple(t for a in attributes for t in self.tokenizer.tokenize(a))
         return stems

@@ -10,7 +10,8 @@ groups ("=", not the merely related "#"), and of those only what stays a synonym
 - no one-character synonym for a longer word (生育 is 生, 产, 养 in the group, and those are part of any word).
 
 Besides the thesaurus, what holds in any text (`other_words`): the attribute an ask word asks for (有多重 is
-answered by 重量, "how heavy" by "weight") and the noun under the suffix 子 (柜子 is the 柜 of 电池柜).
+answered by 重量, "how heavy" by "weight"), the noun under the suffix 子 (柜子 is the 柜 of 电池柜), and the
+words documents write for everyday ones (房东 is the law's 出租人, 保修 the manual's 质保; `EVERYDAY_WORDS`).
 """
 from __future__ import annotations
 
@@ -28,16 +29,35 @@ ASKED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "多深": ("深度",), "多粗": ("直径", "截面积"), "几岁": ("年龄",),
     "heavy": ("weight",), "tall": ("height",), "wide": ("width",), "deep": ("depth",), "thick": ("thickness",),
 }
+# Everyday words and the words documents write for them: people ask about their 老婆, 房东 and 押金, a law writes
+# 配偶, 出租人 and 保证金; a manual's "warranty" is 质保 where the buyer says 保修. Pairs of any regulation, contract
+# or manual of the kind, not of one document; looked up only for a question's word that no chunk holds, and only
+# what some chunk holds is searched for.
+EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
+    "老婆": ("妻子", "配偶"), "老公": ("丈夫", "配偶"), "媳妇": ("妻子",), "孩子": ("子女", "儿童"), "小孩": ("儿童", "子女"),
+    "老人": ("老年人",), "房东": ("出租人",), "租客": ("承租人",), "房客": ("承租人",), "租房": ("租赁",),
+    "押金": ("保证金",), "开除": ("辞退", "解除"), "辞职": ("离职",), "跳槽": ("离职",), "老板": ("用人单位", "雇主"),
+    "工资": ("劳动报酬", "薪酬"), "加班费": ("加班工资",), "年假": ("年休假",), "病假": ("医疗期",), "上班": ("工作",),
+    "医药费": ("医疗费", "医疗费用", "医疗"), "看病": ("就医", "就诊"), "医保": ("医疗保险",), "社保": ("社会保险",),
+    "保修": ("质保", "保修期"), "质保": ("保修",), "退货": ("退换",), "退款": ("退还",), "商家": ("经营者", "销售者"),
+    "网购": ("网络购物",), "快递": ("寄递", "快件"), "户口": ("登记", "户籍"), "狗证": ("登记证", "犬证"),
+    "遛狗": ("出户",), "罚钱": ("罚款",), "罚单": ("处罚决定书",), "赔钱": ("赔偿",), "坐牢": ("有期徒刑", "拘役"),
+    "驾照": ("驾驶证",), "车牌": ("号牌",), "电瓶车": ("电动自行车",), "电瓶": ("蓄电池", "电池"), "小区": ("住宅区", "居住区"),
+    "摄像头": ("摄像机", "视频监控"),
+    "ring": ("call",), "helpline": ("hotline", "support line"), "kid": ("child",), "kids": ("children",),
+    "boss": ("employer",), "sacked": ("dismissed",), "fix": ("repair",), "mend": ("repair",),
+}
 # X子 where 子 is no noun suffix but part of the word: 儿子 is no 儿, 日子 no 日, 电子 no 电.
 _子_IN_THE_WORD = frozenset("儿日样分原电种因男女弟君孔句")
 
 
 def other_words(word: str) -> tuple[str, ...]:
     """Words a document may write for a question's `word`, in any text: the attribute an ask word asks for
-    (多重 -> 重量, heavy -> weight), and a noun without its suffix 子 (柜子 -> 柜, 绳子 -> 绳, 镇子 -> 镇)."""
+    (多重 -> 重量, heavy -> weight), a noun without its suffix 子 (柜子 -> 柜, 绳子 -> 绳, 镇子 -> 镇), the
+    document's word for an everyday one (房东 -> 出租人)."""
     if len(word) == 2 and word[1] == "子" and "\u4e00" <= word[0] <= "\u9fff" and word[0] not in _子_IN_THE_WORD:
         return (word[0],)
-    return ASKED_ATTRIBUTES.get(word, ())
+    return ASKED_ATTRIBUTES.get(word, ()) + EVERYDAY_WORDS.get(word, ())
 
 
 class Thesaurus(Protocol):

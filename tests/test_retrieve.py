@@ -182,6 +182,25 @@ def test_a_chinese_question_without_a_word_of_its_passage_finds_it_through_other
     assert coverage["specs.md"] > coverage["lights.md"]  # alike without it: "heavy" held by neither
 
 
+def test_an_everyday_word_finds_the_word_documents_write_for_it(make_kb, tmp_path):
+    """A tenant asks about the 房东 and the 押金, the law writes 出租人 and 保证金; a buyer says 保修, the manual
+    质保; "Who can I ring?" is answered by "call". Only a word no chunk holds is looked up: a KB that writes 房东
+    is searched for 房东 alone."""
+    from rag.synonyms import other_words
+
+    assert other_words("房东") == ("出租人",) and "质保" in other_words("保修") and other_words("出租人") == ()
+    kb = _kb_of(make_kb, tmp_path / "law", {"deposit.md": "第五条 出租人收取的保证金不得超过两个月租金。",
+                                            "repair.md": "第六条 承租人应当爱护房屋，损坏的应当修复。",
+                                            "warranty.md": "电池柜自安装之日起提供10年有限质保。"})
+    for question, source in (("房东最多能收几个月的押金？", "deposit.md"), ("这个柜子厂家保修几年？", "warranty.md")):
+        ranked = kb.search(question, 3)
+        assert Path(ranked[0].chunk.source).name == source and ranked[0].term_coverage > 0, question
+    kb = _kb_of(make_kb, tmp_path / "support", {"support.md": "Call our support line on 0800 123 456.",
+                                                "lights.md": "The router's power light blinks white while it starts."})
+    coverage = {Path(h.chunk.source).name: h.term_coverage for h in kb.search("What number do I ring?", 2)}
+    assert coverage["support.md"] > coverage["lights.md"]
+
+
 def test_mmr_skips_near_duplicates():
     vectors = np.array([[1, 0], [0.999, 0.045], [0, 1]], dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
