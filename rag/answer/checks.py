@@ -144,7 +144,9 @@ _TIME_AS_MONEY = re.compile(r"\b(?:weeks?|months?|days?|years?)['’]s?\s+(?:ren
                             r"|(?:个月|天|周|年)的?(?:工资|薪水|薪酬|房租|租金|月薪)", re.IGNORECASE)
 # "What is the shortest tenancy?" asks how long, in time or in length: "six weeks' rent" is no answer.
 _ASKS_EXTENT_EN = re.compile(r"\bwhat(?:'s| is| are| was) the (?:shortest|longest)\b", re.IGNORECASE)
-_EXTENT = re.compile(rf"{_TIME_EN.pattern}|\d\s*(?:[kcm]?m|miles?|ft|feet|inch(?:es)?)\b", re.IGNORECASE)
+# A length: "1.5 m", "at least 1 metre"; not the m of "m³/h".
+_LENGTH = r"\d\s*(?:[kcm]?m|(?:kilo|centi|milli)?met(?:re|er)s?|miles?|ft|feet|foot|yards?|inch(?:es)?)(?![a-zA-Z²³])"
+_EXTENT = re.compile(rf"{_TIME_EN.pattern}|{_LENGTH}", re.IGNORECASE)
 # A question that asks for an amount of a physical quantity (its rated power, how heavy it is) is answered
 # with a unit of that quantity: "10.24 kWh" (an energy) is no answer to "额定功率是多少". Only questions that
 # ask for an amount: "where is the temperature sensor?" is answered by a place.
@@ -187,8 +189,7 @@ _PHYSICAL_KINDS = (
      re.compile(r"\d\s*(?:k?N\s*[·.⋅*]?\s*m\b|lbf?\s*[·.-]?\s*ft|ft\s*[·.-]?\s*lbf?)|牛[·.]?米", re.IGNORECASE)),
     # distance: "the driving range of an electric car" is not "120-550 V"
     (_asks_for(r"续航|里程|多远|\bhow far\b|\b(?:driving|cruising|travel) range\b|\bdistance\b"),
-     re.compile(r"\d\s*(?:[kcm]?m|(?:kilo|centi|milli)?met(?:re|er)s?|miles?|ft|feet|foot|yards?|inch(?:es)?)(?![a-zA-Z²³])"
-                r"|公里|千米|厘米|毫米|米|英里", re.IGNORECASE)),
+     re.compile(rf"{_LENGTH}|公里|千米|厘米|毫米|米|英里", re.IGNORECASE)),
 )
 # A question about a colour is answered by one: "What colour is the SW-5K housing?" is not the manual's title.
 _ASKS_COLOUR = re.compile(r"\bwhat colou?rs?\b|\bcolou?rs? (?:is|are|of)\b|\bwhich colou?r\b|颜色|什么色", re.IGNORECASE)

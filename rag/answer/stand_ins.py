@@ -9,7 +9,8 @@ from typing import Callable, Sequence
 
 from rag.answer.checks import (ASKS_YES_NO, CITATION, QUANTITY, asks_for_figure, figure_units, figures_supported,
                                gives_what_is_asked, is_refusal, kind_answered, names_a_section, numbered_sentences,
-                               outermost_terms, physical_amount_asked, quote_for, same_quantity, shared_places, source_sentences, units_agree)
+                               outermost_terms, physical_amount_asked, quote_for, same_quantity, shared_places,
+                               source_sentences, units_agree)
 from rag.answerable import AnswerabilityCheck
 from rag.prompt import display_source
 from rag.retrieve import Hit
