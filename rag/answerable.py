@@ -138,7 +138,11 @@ class AnswerabilityCheck:
             return Decision((), "no relevant passage", False, (), time.perf_counter() - started, {"top_relevance": top})
         # Per code of the question, the passages about it; each is asked once (it may look the document up).
         about = {code: [self._holds(h, code) for h in relevant] for code in self._tokenizer.codes(question)}
-        missing = [code for code, holding in about.items() if not any(holding)]
+        # A confident question's codes must be held by a passage over the threshold: one let in under it answers
+        # with them but does not vouch for them ("QF-350 的最高介质温度是多少？" matches the QF-200's temperature
+        # line; the QF-350's own section, under the threshold, gives no temperature).
+        vouching = [not confident or h.relevance >= self.threshold for h in relevant]
+        missing = [code for code, holding in about.items() if not any(held and v for held, v in zip(holding, vouching))]
         for name in self._tokenizer.names(question):
             terms = self._tokenizer.tokenize(name)
             if terms and not any(self._known_term(t) for t in terms) and not _written_apart(name, hits):
