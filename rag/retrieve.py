@@ -3,6 +3,7 @@ and a relevance score in [0, 1] that decides whether the knowledge base holds an
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
@@ -27,6 +28,12 @@ DENSE_WEIGHT_FOREIGN_LANGUAGE = 0.1
 # (法国的首都是哪里？) share 11-41 % of their characters with the shipped KB but no pair, while a
 # paraphrase shares some (逃生用的过道最窄可以留多宽？ 8 %).
 GRAM_WEIGHT = 0.5
+
+# A question's word that names what a passage's document is about (its file name or its title: 净化器 in
+# 清风AP-60空气净化器说明书, "machine" in a machine's manual) weighs this share of its idf in that passage's
+# term coverage. A manual says "净重 | 9.5 kg" without repeating the product it describes; at full weight the
+# one passage repeating it (the foreword: "感谢您购买清风空气净化器") matched "这个净化器有多重？" best.
+SUBJECT_TERM_WEIGHT = 0.3
 
 # "Not in the knowledge base" thresholds on Hit.relevance, chosen by `rag eval --calibrate` on the shipped
 # development sets (see README, Evaluation); keyed by retrieval mode, then by embedder backend.
@@ -204,10 +211,11 @@ class Retriever:
         chunk_terms = self.store.terms(order)
         if contains_cjk(question):
             chunk_terms = self._with_words_written_apart(terms, chunk_terms, chunks)
-        coverage = self._term_coverage(terms, order, chunk_terms, synonyms)
+        subjects = self._subject_terms(order, chunks)
+        coverage = self._term_coverage(terms, order, chunk_terms, synonyms, subjects)
         pairs = [g for g in grams if self.tokenizer.is_pair(g)]
         if pairs:  # shared character pairs can lift a paraphrase's coverage, never lower a word match
-            coverage = np.maximum(coverage, self._term_coverage(pairs, order, chunk_terms))
+            coverage = np.maximum(coverage, self._term_coverage(pairs, order, chunk_terms, subjects=subjects))
         # A chunk the embedder read in part (the codes of Chinese text) or not at all is judged by its keywords
         # alone: a vector of a few codes says little about what the passage is about.
         read_whole = np.any(vectors != 0, axis=1)
@@ -289,23 +297,45 @@ class Retriever:
             return GRAM_MARK + word
         return word if self.store.has_term(word) else None
 
+    def _subject_terms(self, row_ids: list[int], chunks: dict[int, ChunkRecord]) -> dict[int, frozenset[str]]:
+        """Per chunk, the terms naming what its document is about: those of its file name and of its outermost
+        heading (the document's title, where the chunk stands under one)."""
+        by_title: dict[tuple[str, str], frozenset[str]] = {}
+        subjects = {}
+        for r in row_ids:
+            chunk = chunks.get(r)
+            if chunk is None:
+                continue
+            key = (chunk.source, chunk.section.split(" > ")[0])
+            if key not in by_title:
+                stem = Path(chunk.source).stem.replace("_", " ")
+                terms = self.tokenizer.tokenize(f"{stem} {key[1]}")
+                by_title[key] = frozenset(terms + self.tokenizer.grams(f"{stem} {key[1]}"))
+            subjects[r] = by_title[key]
+        return subjects
+
     def _term_coverage(self, terms: list[str], row_ids: list[int], chunk_terms: dict[int, set[str]],
-                       synonyms: dict[str, tuple[str, ...]] | None = None) -> np.ndarray:
+                       synonyms: dict[str, tuple[str, ...]] | None = None,
+                       subjects: dict[int, frozenset[str]] | None = None) -> np.ndarray:
         """Each chunk's share of the question's keyword weight (idf). A word no chunk holds, with synonyms some
-        chunk does, weighs what its most common synonym weighs, and is held by a chunk holding any of them."""
+        chunk does, weighs what its most common synonym weighs, and is held by a chunk holding any of them. A word
+        naming the chunk's document's subject (`subjects`) weighs SUBJECT_TERM_WEIGHT of that there."""
         filler = self.tokenizer.filler_terms
         unique = [t for t in dict.fromkeys(terms) if t not in filler] or list(dict.fromkeys(terms))
         if not unique:
             return np.zeros(len(row_ids), dtype=np.float32)
         synonyms = synonyms or {}
+        subjects = subjects or {}
         forms = {t: (t, *synonyms.get(t, ())) for t in unique}
         idf = self.store.idf(list(dict.fromkeys(f for fs in forms.values() for f in fs)))
         weight = {t: min(idf[f] for f in fs[1:]) if len(fs) > 1 else idf[t] for t, fs in forms.items()}
-        total = sum(weight.values())
-        return np.asarray(
-            [sum(weight[t] for t in unique if any(f in chunk_terms.get(r, ()) for f in forms[t])) / total for r in row_ids],
-            dtype=np.float32,
-        )
+        coverage = []
+        for r in row_ids:
+            subject = subjects.get(r, frozenset())
+            here = {t: w * SUBJECT_TERM_WEIGHT if t in subject else w for t, w in weight.items()}
+            held = sum(here[t] for t in unique if any(f in chunk_terms.get(r, ()) for f in forms[t]))
+            coverage.append(held / sum(here.values()))
+        return np.asarray(coverage, dtype=np.float32)
 
 
 def mmr(scores: np.ndarray, vectors: np.ndarray, lam: float, k: int) -> list[int]:

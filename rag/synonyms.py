@@ -25,7 +25,7 @@ MAX_GROUP_WORDS = 8
 # 多远？" is answered by "柜体背面与墙面的距离不小于30 cm". Not ask words of two meanings (多少度: a temperature or
 # kWh; 多快: a speed or how soon; how long: a length or a time); 多长 and 多大 are question filler, never searched.
 ASKED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "多远": ("距离", "间距"), "多重": ("重量",), "多沉": ("重量",), "多高": ("高度",), "多宽": ("宽度",), "多厚": ("厚度",),
+    "多远": ("距离", "间距"), "多重": ("重量", "净重", "毛重"), "多沉": ("重量", "净重", "毛重"), "多高": ("高度",), "多宽": ("宽度",), "多厚": ("厚度",),
     "多深": ("深度",), "多粗": ("直径", "截面积"), "几岁": ("年龄",),
     "heavy": ("weight",), "tall": ("height",), "wide": ("width",), "deep": ("depth",), "thick": ("thickness",),
 }
@@ -43,7 +43,8 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
     "网购": ("网络购物",), "快递": ("寄递", "快件"), "户口": ("登记", "户籍"), "狗证": ("登记证", "犬证"),
     "遛狗": ("出户",), "罚钱": ("罚款",), "罚单": ("处罚决定书",), "赔钱": ("赔偿",), "坐牢": ("有期徒刑", "拘役"),
     "驾照": ("驾驶证",), "车牌": ("号牌",), "电瓶车": ("电动自行车",), "电瓶": ("蓄电池", "电池"), "小区": ("住宅区", "居住区"),
-    "摄像头": ("摄像机", "视频监控"),
+    "摄像头": ("摄像机", "视频监控"), "周末": ("休息日", "节假日"), "星期六": ("休息日",), "星期天": ("休息日",),
+    "星期日": ("休息日",), "礼拜天": ("休息日",), "噪音": ("噪声",),
     "ring": ("call",), "helpline": ("hotline", "support line"), "kid": ("child",), "kids": ("children",),
     "boss": ("employer",), "sacked": ("dismissed",), "fix": ("repair",), "mend": ("repair",),
 }
@@ -53,11 +54,15 @@ _子_IN_THE_WORD = frozenset("儿日样分原电种因男女弟君孔句")
 
 def other_words(word: str) -> tuple[str, ...]:
     """Words a document may write for a question's `word`, in any text: the attribute an ask word asks for
-    (多重 -> 重量, heavy -> weight), a noun without its suffix 子 (柜子 -> 柜, 绳子 -> 绳, 镇子 -> 镇), the
+    (多重 -> 重量, heavy -> weight; also at the end of a longer word, 放多远 -> 距离), a noun without its suffix 子 (柜子 -> 柜, 绳子 -> 绳, 镇子 -> 镇), the
     document's word for an everyday one (房东 -> 出租人)."""
     if len(word) == 2 and word[1] == "子" and "\u4e00" <= word[0] <= "\u9fff" and word[0] not in _子_IN_THE_WORD:
         return (word[0],)
-    return ASKED_ATTRIBUTES.get(word, ()) + EVERYDAY_WORDS.get(word, ())
+    asked = ASKED_ATTRIBUTES.get(word, ())
+    if not asked and len(word) > 2 and word[-2:] in ASKED_ATTRIBUTES and all("\u4e00" <= c <= "\u9fff" for c in word):
+        # jieba glues a verb to the ask word after it: 放多远 is 放 + 多远, 有多重 有 + 多重.
+        asked = ASKED_ATTRIBUTES[word[-2:]]
+    return asked + EVERYDAY_WORDS.get(word, ())
 
 
 class Thesaurus(Protocol):
