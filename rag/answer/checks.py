@@ -150,7 +150,7 @@ _EXTENT = re.compile(rf"{_TIME_EN.pattern}|{_LENGTH}", re.IGNORECASE)
 # A question that asks for an amount of a physical quantity (its rated power, how heavy it is) is answered
 # with a unit of that quantity: "10.24 kWh" (an energy) is no answer to "额定功率是多少". Only questions that
 # ask for an amount: "where is the temperature sensor?" is answered by a place.
-_ASKS_AMOUNT = (r"(?:多少|多[大高低重沉远]|几|范围|上限|下限|最[高低大小]|\bhow (?:much|many|high|low|heavy|hot|cold)\b|\bwhat(?:'s| is| are)\b"
+_ASKS_AMOUNT = (r"(?:多少|多[大高低重沉远响吵]|几|范围|上限|下限|最[高低大小]|\bhow (?:much|many|high|low|heavy|hot|cold|loud|noisy)\b|\bwhat(?:'s| is| are)\b"
                 r"|\b(?:max(?:imum)?|min(?:imum)?|rated|nominal)\b|\b(?:what|which) (?:torque|voltage|current|power|pressure"
                 r"|temperature|flow|speed|noise|weight)\b)")
 
@@ -174,7 +174,7 @@ _PHYSICAL_KINDS = (
      re.compile(r"[℃°]|\bdegrees?\b|(?:\d|[零一二两三四五六七八九十百])\s*度|零下|\d\s*[CF]\b")),
     (_asks_for(r"压力|压强|\bpressure\b"), re.compile(r"\d\s*(?:[kKM]?Pa|m?bar|psi)(?![a-zA-Z])|帕", re.IGNORECASE)),
     # loudness: "VX-40 隔膜泵运行时的噪音是多少分贝" is not answered by its flow and pressure
-    (_asks_for(r"噪音|噪声|分贝|\bnoise\b|\bdecibels?\b|\bsound (?:power |pressure )?level\b"),
+    (_asks_for(r"噪音|噪声|分贝|声音|多响|多吵|\bnoise\b|\bnoisy\b|\bloud\b|\bdecibels?\b|\bsound (?:power |pressure )?level\b"),
      re.compile(r"\d\s*dB|分贝|\bdecibels?\b", re.IGNORECASE)),
     # flow: a volume per time (the QF-200's 120 m³/h, not its 32 m head)
     (_asks_for(r"流量|\bflow(?: rate)?\b"),

@@ -15,7 +15,7 @@ from rag.answerable import AnswerabilityCheck
 from rag.prompt import display_source
 from rag.retrieve import Hit
 from rag.sanitize import document_for_prompt
-from rag.text import code_family
+from rag.text import chinese_numbers_as_digits, code_family, english_numbers_as_digits
 
 # A small model that cannot find the answer may copy a document block, starting with its header as the
 # prompt writes it: "[1] (manual.html, page 3)".
@@ -53,6 +53,15 @@ _POLARITY = re.compile(r"\b(?:no|not|never|none|nothing|without|only|must|shall|
 _BARE_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
 # Words joining two figures of one sentence as alternatives or conditions ("18 months … or 24 months …").
 _ALTERNATIVE = re.compile(r"\b(?:or|and|whichever|otherwise|unless|except|but|while|whereas)\b|或|和|及|否则|但|而", re.IGNORECASE)
+# Two figures joined as a range: "16–18 g", "42～72 m²", "6 至 12 个月", "8时至12时", "5万元以上10万元以下".
+_RANGE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:[a-zA-Z%°℃µ²³]+|[\u4e00-\u9fff]{1,2})?\s*"
+                    r"(?:[-–—~～]|至|到|\bto\b|以上\s*)\s*(\d+(?:\.\d+)?)(?![\d.])")
+# Words asking for, or giving, an upper or a lower bound ("最长能签几年？"; "最长不得超过五年", "at most 3 days").
+_UPPER_BOUND = r"最长|最多|最高|最大|不得超过|不超过|\bmaximum\b|\bat most\b|\bup to\b|\blongest\b|\bhighest\b|\bmost\b"
+_LOWER_BOUND = r"最少|最短|最低|最小|至少|不少于|不低于|\bminimum\b|\bat least\b|\bshortest\b|\blowest\b|\bleast\b"
+_BOUNDS = {"upper": re.compile(_UPPER_BOUND, re.IGNORECASE), "lower": re.compile(_LOWER_BOUND, re.IGNORECASE)}
+# A bound word with the figure it bounds after it, within a few characters of the same clause.
+_BOUND_FIGURE_AFTER = r"[^\d。；;.]{0,8}?(\d+(?:\.\d+)?)"
 # The bullet of a list item quoted as an answer.
 _BULLET = re.compile(r"^\s*[-*•·]\s+(?=\S)")
 # A numbered or bulleted first line of a one-line reply ("1. 98 kg"): the marker is not part of the answer.
@@ -114,7 +123,7 @@ class StandIns:
         asked about (uncertain: else the passage sentence that answers); for an answer that holds up, the row,
         sentence or code line asked about where it read another; for one that fails a check, the passage
         sentence that answers. "" for a failed answer nothing stands in for."""
-        if _bare_polar(text) and ASKS_YES_NO.search(asked):
+        if ASKS_YES_NO.search(asked) and (_bare_polar(text) or self._polar_echo(text, asked)):
             grounds = self._grounds(asked, relevant)
             if grounds:
                 return grounds
@@ -127,11 +136,18 @@ class StandIns:
         if self._holds_up(text, asked, contexts):
             return self._row_asked(text, asked, relevant) or self._sentence_asked(text, asked, relevant) \
                 or self._unit_restored(text, relevant) \
-                or self._alternatives_kept(text, relevant) or self._sibling_corrected(text, asked, relevant)
+                or self._alternatives_kept(text, relevant) or self._range_kept(text, asked, relevant) \
+                or self._sibling_corrected(text, asked, relevant)
         return self._figure_given_whole(text, asked, relevant, contexts) \
             or self._sentence_cut_short(text, asked, relevant) or self._quote_answering(asked, relevant) \
             or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant) \
             or self._only_amount_asked(text, asked, relevant)
+
+    def _polar_echo(self, text: str, asked: str) -> bool:
+        """Whether the reply is a yes or a no followed by the question's own words ("Yes, you can clean the
+        portafilter in the dishwasher."): nothing in it the passages could check, as with a bare yes or no."""
+        polar = _POLAR_REPLY.match(text)
+        return bool(polar) and not self._adds_to(text[polar.end():], asked)
 
     def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
@@ -170,7 +186,10 @@ class StandIns:
         sentences = numbered_sentences(relevant)
         own = self._sentences_off_the_question(text, specific, sentences)
         if own is None:
-            return ""
+            # Its sentence shares a word of the question (个人 of "对个人处五百元以下罚款"), but another in its unit
+            # may share more ("私自拆了承重墙，个人会被罚多少？": the article on load-bearing structures).
+            return self._row_by_meaning(asked, sentences, source_sentences(text, [s for _, s in sentences], self._terms),
+                                        answer_units, rows_alike=False)
         same_unit, other_unit = [], []
         for number, sentence in sentences:
             shared_terms = specific & set(self._terms(sentence))
@@ -195,7 +214,7 @@ class StandIns:
         return None if any(specific & set(self._terms(sentence)) for sentence in own) else own
 
     def _row_by_meaning(self, asked: str, sentences: Sequence[tuple[int, str]], answer_sentences: Sequence[str],
-                        answer_units: set[str]) -> str:
+                        answer_units: set[str], rows_alike: bool = True) -> str:
         """Where no table row shares a word of the question (it names the row in its own words: "driving-time
         recordings from our trucks" over "Vehicle tachograph data | 2 years"), the row in the answer's unit
         that a multilingual model finds closest to the question, when it is closer than the answer's own row
@@ -209,7 +228,7 @@ class StandIns:
                    and any(units_agree(answer_units, units - {""}) for units in figure_units(sentence).values())]
         # Meaning alone moves an answer between rows of one table; between sentences, it is too close a call
         # ("1,800 of them have been saved" and "the remaining 500 were too badly damaged" differ by 0.024).
-        from_a_table = any("|" in sentence for _, sentence in in_unit if sentence in answer_sentences)
+        from_a_table = rows_alike and any("|" in sentence for _, sentence in in_unit if sentence in answer_sentences)
         rows = [(number, sentence) for number, sentence in in_unit if sentence in answer_sentences
                 or ("|" in sentence and from_a_table) or self._shared_content(asked, sentence) > own_shared]
         own = set(answer_sentences) & {s for _, s in rows}
@@ -278,8 +297,12 @@ class StandIns:
             return ""
         sentences = numbered_sentences(relevant)
         giving = {(number, sentence) for number, sentence in sentences if gives.search(sentence) and not sentence.startswith("#")}
-        if len({sentence for _, sentence in giving}) != 1 or not figure_units(CITATION.sub(" ", text)):
+        if len({sentence for _, sentence in giving}) != 1:
             return ""
+        if not figure_units(CITATION.sub(" ", text)):
+            # A reply with no figure at all ("噪音较大" to "声音有多大？") was read off nothing: the one sentence of the
+            # passages giving the quantity asked answers ("运行噪音 | 睡眠档 32 dB(A)，最高档 65 dB(A)").
+            return _quoted(*reversed(min(giving)))
         own = set(source_sentences(text, [sentence for _, sentence in sentences], self._terms))
         read_from = {number for number, sentence in sentences if sentence in own}
         in_read = sorted((number, sentence) for number, sentence in giving if number in read_from)
@@ -314,6 +337,37 @@ class StandIns:
                      for v2, u2, start2, end2 in figures if v2 != value and u2 == unit
                      for between in [sentence[min(end, end2):max(start, start2)]])
         return _quoted(sentence, number_of_passage) if joined else ""
+
+    def _range_kept(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a short reply giving one figure of a range or a bound ("16 g" over "the double basket for 16–18 g";
+        "三年" over "合同期限一般为三年，最长不得超过五年" to a question asking the longest): the one passage
+        sentence holding it, so that the other end is not lost; "" otherwise, or for a long sentence.
+
+        A range's end (16–18, 八时至十二时, 5万元以上10万元以下) is cut off unless the question asks for that end
+        (最多, "at most"); a bound's figure is kept where the question asks for the bound and the reply gave the
+        sentence's other figure."""
+        reply = as_digits(CITATION.sub("", text)).strip(" .。")
+        figures = figure_units(reply)
+        if len(figures) != 1 or len(reply) > SHORT_REPLY_CHARS:
+            return ""
+        value = next(iter(figures))
+        bounds = [kind for kind, words in _BOUNDS.items() if words.search(asked)]
+        found = set()
+        for number, sentence in numbered_sentences(relevant):
+            if len(sentence) > ALTERNATIVES_SENTENCE_CHARS or sentence.startswith("#"):
+                continue
+            digits = as_digits(sentence)
+            if not bounds:
+                if any(value in (m.group(1), m.group(2)) and m.group(1) != m.group(2) for m in _RANGE.finditer(digits)):
+                    found.add((number, sentence))
+            elif len(bounds) == 1 and value in (units_here := figure_units(digits)):
+                # The bound in the reply's unit, where the reply's figure is not itself the bound ("最大出口压力：0.8
+                # MPa" beside "最大流量：40 L/min").
+                bounded = {m.group(1) for m in re.finditer(f"(?:{_BOUNDS[bounds[0]].pattern}){_BOUND_FIGURE_AFTER}",
+                                                           digits, re.IGNORECASE)}
+                if value not in bounded and any(units_here.get(b, set()) & figures[value] for b in bounded):
+                    found.add((number, sentence))
+        return _one_sentence_answering(found, asked)
 
     def _names_alone(self, text: str, code: str) -> bool:
         """Whether `text` names `code` and none of its siblings (E03, not E02 beside it)."""
@@ -380,7 +434,12 @@ class StandIns:
         word and its part counting once."""
         code_parts = {t for code in self._codes(asked) for t in self._terms(code)}
         wanted = set(self._terms(asked)) - self._not_content(asked) - code_parts
-        return len(outermost_terms(wanted & set(self._terms(sentence))))
+        words = outermost_terms(wanted & set(self._terms(sentence)))
+        # In Chinese, a rare character pair counts as a place where the segmenter cut a word otherwise (承重墙 /
+        # 承重结构: "私自拆了承重墙，个人会被罚多少？" shares 承重 with the article on load-bearing walls only).
+        pairs = self.answerability.specific_pairs(self.answerability.character_pairs(asked))
+        shared_pairs = pairs & self.answerability.character_pairs(sentence) if pairs else set()
+        return shared_places(asked, words, shared_pairs)
 
     def _sentence_naming(self, code: str, asked: str, relevant: Sequence[Hit]) -> str:
         """The single passage sentence naming `code` (and no sibling of it), when few chunks name the code and
@@ -485,6 +544,11 @@ class StandIns:
                     and gives_what_is_asked(sentence, asked):
                 candidates.append((number, sentence, shared))
         return self._closest(asked, candidates)
+
+
+def as_digits(text: str) -> str:
+    """Number words as digits (三年 -> 3年, "six weeks" -> 6 weeks), as figure_units reads them."""
+    return english_numbers_as_digits(chinese_numbers_as_digits(text))
 
 
 def _bare_polar(text: str) -> bool:
