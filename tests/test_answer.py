@@ -860,3 +860,68 @@ def test_a_date_must_be_one_the_passages_write_not_one_joined_from_two():
     assert not figures_supported("12 July 2024 [1]", "When does the Act apply?", act)
     assert not figures_supported("1 July 2025", "When does the Act apply?", act)  # another year of that day
     assert figures_supported("You may 5 times", "How often?", ["up to 5 times"])  # "may 5" is no date
+
+
+def test_a_range_keeps_its_other_end_and_a_bound_asked_for_is_not_lost(make_kb, tmp_path):
+    """"16 g" read off "16–18 g" and "三年" off "一般为三年，最长不得超过五年" (asked for the longest) drop what the
+    question asks; the sentence stands in. A figure that is itself the bound asked for, beside another bound of
+    another quantity ("最大出口压力：0.8 MPa" beside "最大流量：40 L/min"), stays."""
+    question = "How much ground coffee goes in the double basket?"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "manual.md": "# Dosing\n\nUse the single basket for 8–10 g of ground coffee and the double basket for 16–18 g.\n\n"
+                     "Tamp the coffee evenly until the surface is flat.\n"})
+    assert "16–18 g" in stand_ins.corrected("16 g", question, hits, contexts, confident=True)
+    assert stand_ins.corrected("16–18 g", question, hits, contexts, confident=True).startswith("16–18 g")
+
+
+def test_a_bound_asked_for_is_kept_where_the_reply_gave_the_sentences_other_figure(make_kb, tmp_path):
+    question = "跟物业公司的合同最长能签几年？"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "rules.md": "# 物业服务\n\n第八条 物业服务合同期限一般为三年，最长不得超过五年。\n\n第九条 物业服务人应当公示收费标准。\n"})
+    assert "最长不得超过五年" in stand_ins.corrected("三年", question, hits, contexts, confident=False)
+    assert stand_ins.corrected("三年", "跟物业公司的合同一般签几年？", hits, contexts, confident=False).startswith("三年")
+    spec = "# 参数\n\n最大流量：40 L/min 最大出口压力：0.8 MPa 驱动气源压力：0.2～0.7 MPa\n"
+    question = "VX-40 隔膜泵的最大出口压力是多少？"
+    (tmp_path / "spec").mkdir()
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path / "spec", question, {"spec.md": spec})
+    assert stand_ins.corrected("0.8 MPa", question, hits, contexts, confident=True).startswith("0.8 MPa")
+
+
+def test_a_yes_or_no_that_only_echoes_the_question_rests_on_the_sentence_that_says_whether(make_kb, tmp_path):
+    """"Yes, you can clean the portafilter in the dishwasher." adds nothing to the question that the passages could
+    check, as a bare yes would not: the sentence saying whether stands in."""
+    question = "Can I clean the portafilter in the dishwasher?"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "care.md": "# Cleaning and care\n\nOnce a week, brush off coffee oils from the shower screen.\n\n"
+                   "The portafilter, baskets, drip tray and water tank are not dishwasher-safe.\n"})
+    shown = stand_ins.corrected("Yes, you can clean the portafilter in the dishwasher.", question, hits, contexts, confident=True)
+    assert "not dishwasher-safe" in shown, shown
+    # A reply that says more than the question is checked as any answer is, not replaced.
+    assert stand_ins.corrected("No, wash it in warm water.", question, hits, contexts, confident=True) != shown
+
+
+def test_a_figure_from_a_sentence_sharing_fewer_places_gives_way_also_where_its_own_shares_one(make_kb, tmp_path):
+    """"个人会被罚五百元以下罚款" shares 个人 with "私自拆了承重墙，个人会被罚多少？"; the article on 承重结构 shares
+    个人 and the character pair 承重 (the segmenter cut 承重墙 and 承重结构 apart), and is closer in meaning."""
+    from rag.answer.stand_ins import StandIns
+
+    question = "私自拆了承重墙，个人会被罚多少？"
+    kb, hits, contexts = _retrieved(make_kb, tmp_path, question, {
+        "rules.md": "# 法律责任\n\n第十九条 拆除、改动房屋承重结构的，责令改正，对个人处五万元以上十万元以下罚款。\n\n"
+                    "第二十条 在楼道堆放物品，拒不改正的，对个人处五百元以下罚款。\n\n第二十一条 本条例自公布之日起施行。\n"})
+
+    def meaning(_question, sentences):  # test double for multilingual-e5: the load-bearing article is closest
+        return [0.9 if "承重" in s else 0.8 for s in sentences]
+
+    stand_ins = StandIns(kb.tokenizer.tokenize, kb.answerability(), sentence_scores=meaning)
+    assert "五万元以上十万元以下" in stand_ins.corrected("个人会被罚五百元以下罚款。", question, hits, contexts, confident=False)
+    # Without a model of meaning, nothing moves.
+    plain = StandIns(kb.tokenizer.tokenize, kb.answerability())
+    assert plain.corrected("个人会被罚五百元以下罚款。", question, hits, contexts, confident=False).startswith("个人会被罚五百元")
+
+
+def test_a_reply_with_no_figure_to_an_amount_asked_gives_way_to_the_one_sentence_giving_it(make_kb, tmp_path):
+    question = "晚上睡觉开着它，声音有多大？"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "spec.md": "# 产品参数\n\n额定功率 | 55 W\n\n运行噪音 | 睡眠档 32 dB(A)，最高档 65 dB(A)\n\n净重 | 9.5 kg\n"})
+    assert "32 dB" in stand_ins.corrected("噪音较大", question, hits, contexts, confident=False)

@@ -65,6 +65,21 @@ def test_a_common_word_jieba_tags_as_a_place_is_not_a_name():
     # jieba's dictionary tags 天冷 ("when it is cold") as a place; it must not refuse the question as a near-miss.
     assert tokenizer.names("天冷的时候，气温低到多少度这个电池柜还能往外供电？") == []
     assert tokenizer.names("上海工厂的动火作业许可证有效期是多久？") == ["上海"]
+    # 东西 ("stuff") is frequent in jieba's dictionary and tagged ns there; Cilin files it under things only.
+    assert tokenizer.names("在楼道里堆东西会被罚多少钱？") == []
+    assert tokenizer.names("北京的东西贵吗？") == ["北京"]
+
+
+def test_a_code_written_against_chinese_text_is_a_code():
+    """"清风AP-80的适用面积是多少？" names the AP-80 (the KB holds the AP-60's manual): it must be found to be refused as
+    a near-miss. A figure with its unit written against Chinese (功率55W) is no code."""
+    from rag.text import KEYWORD_TOKENIZER_VERSION, KeywordTokenizer
+
+    tokenizer = KeywordTokenizer(KEYWORD_TOKENIZER_VERSION)
+    assert tokenizer.codes("清风AP-80的适用面积是多少？") == ["ap-80"]
+    assert tokenizer.codes("机器上显示E3是怎么回事？") == ["e3"]
+    assert tokenizer.codes("额定功率55W的机器") == []
+    assert tokenizer.codes("What does the QF-200 need?") == ["qf-200"]
 
 
 def test_a_month_is_no_name_and_a_common_word_tagged_as_a_place_may_be_written_apart(make_kb, tmp_path):

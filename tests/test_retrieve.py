@@ -208,3 +208,19 @@ def test_mmr_skips_near_duplicates():
     scores = np.array([1.0, 0.99, 0.5], dtype=np.float32)
     assert mmr(scores, vectors, 0.5, 2) == [0, 2]
     assert mmr(scores, vectors, 1.0, 2) == [0, 1]
+
+
+def test_a_word_naming_the_documents_subject_does_not_outweigh_what_is_asked(make_kb, tmp_path):
+    """A manual writes "净重 | 9.5 kg" without repeating the product; its foreword repeats it ("感谢您购买清风空气
+    净化器"). "这个净化器有多重？" matched the foreword best, its 净化器 the rarest term; a word of the document's file
+    name or title now weighs SUBJECT_TERM_WEIGHT of its idf in that document's passages, and the weight row is the most
+    relevant (the fused ranking still puts the short title chunk first: BM25's own length normalisation)."""
+    kb = _kb_of(make_kb, tmp_path / "docs", {
+        "清风AP-60空气净化器说明书.md": "# 清风 AP-60 空气净化器 使用说明书\n\n感谢您购买清风空气净化器。使用前请仔细阅读本说明书。"
+                                   + "请勿在浴室等潮湿场所使用本机，不要让水进入机器内部。" * 12
+                                   + "\n\n## 产品参数\n\n额定功率 | 55 W\n\n净重 | 9.5 kg\n\n## 保修\n\n整机保修 1 年。\n",
+        "物业管理条例.md": "# 物业管理条例\n\n第一条 为了规范物业管理活动，制定本条例。\n"})
+    hits = kb.search("这个净化器有多重？", 5)
+    best = max(hits, key=lambda h: h.relevance)
+    assert "9.5 kg" in best.chunk.text
+    assert all(h.relevance < best.relevance - 0.2 for h in hits if h is not best)
