@@ -61,12 +61,15 @@ class AnswerabilityCheck:
         known_term: term -> whether any chunk of the KB holds it.
         idf: terms -> each one's inverse document frequency over the KB's chunks (BM25's).
         idf_of_one_chunk: the idf of a term one chunk holds (the most specific a term can be); None: not known.
+        synonyms: terms -> for each one no chunk holds, the words chunks hold for it (the retriever's
+            `synonyms_held`: 周末 -> 休息日); None: none.
     """
 
     def __init__(self, threshold: float, tokenizer: KeywordTokenizer,
                  document_mentions: Callable[[str, str], bool], known_term: Callable[[str], bool], floor: float | None = None,
                  idf: Callable[[list[str]], dict[str, float]] | None = None,
-                 idf_of_one_chunk: Callable[[], float] | None = None):
+                 idf_of_one_chunk: Callable[[], float] | None = None,
+                 synonyms: Callable[[Sequence[str]], dict[str, tuple[str, ...]]] | None = None):
         self.threshold = threshold
         # Between floor and threshold a question is uncertain: asked in words the documents do not use
         # (paraphrase), or not answerable at all. The model may answer, and its answer is kept only when
@@ -77,6 +80,7 @@ class AnswerabilityCheck:
         self._known_term = known_term
         self._idf = idf
         self._idf_of_one_chunk = idf_of_one_chunk
+        self._synonyms = synonyms
 
     @property
     def filler_terms(self) -> frozenset[str]:
@@ -91,6 +95,13 @@ class AnswerabilityCheck:
             return set()
         cut = SPECIFIC_IDF if self._idf_of_one_chunk is None else min(SPECIFIC_IDF, self._idf_of_one_chunk())
         return {t for t, weight in self._idf(list(terms)).items() if weight >= cut}
+
+    def words_held_for(self, terms: Sequence[str]) -> set[str]:
+        """The words chunks hold for those of `terms` no chunk holds (their synonyms, the attribute an ask word
+        asks for), as the retriever searched for them; whole words only, not a character held inside others."""
+        if self._synonyms is None:
+            return set()
+        return {w for held in self._synonyms(terms).values() for w in held if not w.startswith(GRAM_MARK)}
 
     def held_terms(self, terms: Sequence[str]) -> set[str]:
         """Those of `terms` some chunk of the KB holds: a term no chunk holds is rare too, but no sentence can

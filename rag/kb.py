@@ -245,7 +245,7 @@ class KnowledgeBase:
         """The decision whether the KB can answer: relevance threshold, then the question's codes and names."""
         floor = self.settings.score_floor if self.settings.score_floor is not None else default_floor(self.settings.retrieval_mode)
         return AnswerabilityCheck(self.threshold, self.tokenizer, self._store.document_mentions, self._store.has_term, floor,
-                                  self._store.idf, self._store.idf_of_one_chunk)
+                                  self._store.idf, self._store.idf_of_one_chunk, self.retriever().synonyms_held)
 
     def retriever(self) -> Retriever:
         s = self.settings

@@ -925,3 +925,40 @@ def test_a_reply_with_no_figure_to_an_amount_asked_gives_way_to_the_one_sentence
     stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
         "spec.md": "# 产品参数\n\n额定功率 | 55 W\n\n运行噪音 | 睡眠档 32 dB(A)，最高档 65 dB(A)\n\n净重 | 9.5 kg\n"})
     assert "32 dB" in stand_ins.corrected("噪音较大", question, hits, contexts, confident=False)
+
+
+def test_a_yes_or_no_inside_the_questions_own_words_rests_on_the_sentence_sharing_most_of_it(make_kb, tmp_path):
+    """"根据规定，星期天他们不能在家里做有噪音的施工。" says no in the question's words; of the sentences saying whether,
+    the one sharing most of the question stands in, counting the words the passages write for the question's
+    (星期天 is the law's 休息日, 噪音 its 噪声), not the first sentence of the article."""
+    question = "您好，按照规定，星期天楼上能不能在家里做有噪音的装修施工？"
+    (tmp_path / "docs").mkdir()
+    kb = make_kb(chat_model=EchoChatModel("根据规定，星期天他们不能在家里做有噪音的施工。"))
+    (tmp_path / "docs" / "rules.md").write_text(
+        "# 物业的使用和维护\n\n第十三条 业主装饰装修房屋的，应当在开工前告知物业服务人。装饰装修施工时间为工作日八时至十二时；"
+        "法定节假日和休息日不得进行产生噪声的施工。\n\n第十四条 业主不得在楼道堆放物品。\n", encoding="utf-8")
+    (tmp_path / "docs" / "other.md").write_text("# 停车\n\n第十八条 车位应当首先满足本区域业主的需要。\n", encoding="utf-8")
+    kb.ingest([tmp_path / "docs"])
+    answer = kb.ask(question)
+    assert "休息日不得进行产生噪声的施工" in answer.text, answer.text
+
+
+def test_hourly_says_how_often():
+    from rag.answer.checks import kind_answered
+
+    assert kind_answered("On Sundays there is an hourly service from 9:00 to 18:00.", "How often does the ferry sail on a Sunday?")
+    assert not kind_answered("The ferry is 24 metres long.", "How often does the ferry sail on a Sunday?")
+
+
+def test_a_reply_naming_a_numbered_section_gives_way_to_the_sentence_under_it_that_answers(make_kb, tmp_path):
+    """"8. Descaling" names where the answer is; the sentence under that heading giving what is asked (how often)
+    and sharing a word of the question stands in."""
+    question = "I live somewhere with hard water, so how often do I need to get rid of the limescale?"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        # hard and water are in every section, so no term of the question is specific: only the section named tells
+        "manual.md": "# Manual\n\n## 7. Cleaning\n\n" + "Rinse the hard plastic tray in warm water and dry it. " * 25
+                     + "\n\n## 8. Descaling\n\nScale slows the flow of water. "
+                     "As a guide, descale every 2 months in hard-water areas and every 4 months in soft-water areas.\n\n"
+                     "## 9. Storage\n\n" + "Empty the water tank and keep the hard case dry. " * 25 + "\n"})
+    shown = stand_ins.corrected("8. Descaling", question, hits, contexts, confident=False)
+    assert "every 2 months in hard-water areas" in shown, shown

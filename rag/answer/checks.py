@@ -137,7 +137,7 @@ _ASKS_DURATION_EN = re.compile(r"\bfor how (?:long|many (?:years|months|weeks|da
                                r"|\bhow long (?:do|does|did|will|would|can|could|must|should|may|might|is|are|was|were)\b[^?.]*?"
                                r"\b(?:keep|kept|take|last|stay|wait|remain|retain(?:ed)?|store[sd]?|held|valid|have to (?!be\b)\w+)\b",
                                re.IGNORECASE)
-_TIME_EN = re.compile(rf"{_TIME.pattern}|\b(?:daily|weekly|monthly|quarterly|annually|yearly|every|once|twice|immediately|at once"
+_TIME_EN = re.compile(rf"{_TIME.pattern}|\b(?:hourly|daily|weekly|fortnightly|monthly|quarterly|annually|yearly|every|once|twice|immediately|at once"
                       r"|before|after|until|whenever|shift|season|permanently|indefinitely|forever|lifetime)\b", re.IGNORECASE)
 # Time that measures money: "six weeks' rent" is a deposit, "三个月工资" a compensation; neither is a span of time.
 _TIME_AS_MONEY = re.compile(r"\b(?:weeks?|months?|days?|years?)['’]s?\s+(?:rent|pay|wages?|salary|salaries|earnings|income)\b"
@@ -248,7 +248,7 @@ def physical_amount_asked(question: str) -> re.Pattern[str] | None:
 _ASKS_FIGURE = re.compile(r"多少|几|多[久长大高重宽远厚粗]|\bhow (?:much|many|long|often|far|high|low|big|heavy|wide|soon|quickly|tight)\b"
                           r"|\bwithin how\b|\bwhat (?:percentage|temperature|voltage|size|torque)\b", re.IGNORECASE)
 _ASKS_SPAN = re.compile(rf"{_ASKS_DURATION_ZH.pattern}|隔多|\bhow (?:long|often)\b", re.IGNORECASE)
-_TIME_WORD = re.compile(r"[年月周天日时分秒]|季度|星期|\b(?:daily|weekly|monthly|quarterly|annually|yearly|every|once|twice)\b",
+_TIME_WORD = re.compile(r"[年月周天日时分秒]|季度|星期|\b(?:hourly|daily|weekly|fortnightly|monthly|quarterly|annually|yearly|every|once|twice)\b",
                         re.IGNORECASE)
 
 
@@ -463,19 +463,27 @@ def passage_sentences(passage: str, rows_apart: bool = True) -> list[str]:
 
 
 # A section's heading: its label ("第四条", "Section 9.", "7.", "三、", "##") and a short title ("病假", "Access").
-_HEADING = re.compile(r"^\s*(?:#+\s*)?(?:第[一二三四五六七八九十百零〇\d]{1,6}[条章节]|(?:Section|Article|Chapter|Part)\s*\d+\.?"
+HEADING = re.compile(r"^\s*(?:#+\s*)?(?:第[一二三四五六七八九十百零〇\d]{1,6}[条章节]|(?:Section|Article|Chapter|Part)\s*\d+\.?"
                       r"|\d{1,3}(?:\.\d{1,3})*\.?|[一二三四五六七八九十]{1,3}、|#+)\s*(.{1,24}?)\s*[。.:：]?\s*$", re.IGNORECASE)
 
 
 def names_a_section(text: str, contexts: Sequence[str]) -> bool:
     """Whether the reply is only the title of a section of the passages ("病假。" of "第四条 病假。"): it names where
     the answer is, not what it says."""
-    reply = CITATION.sub("", text).strip(" .。:：").lower()
+    reply = section_title(text)
     if not reply:
         return False
     titles = {m.group(1).strip(" .。:：").lower() for c in contexts for sentence in passage_sentences(c)
-              if (m := _HEADING.match(sentence))}
+              if (m := HEADING.match(sentence))}
     return reply in titles
+
+
+def section_title(text: str) -> str:
+    """A reply as the title it may name, lower case, its number left out as the heading's ("8. Descaling" ->
+    "descaling", "第四条 病假。" -> "病假")."""
+    reply = CITATION.sub("", text).strip(" .。:：")
+    numbered = HEADING.match(reply)
+    return (numbered.group(1) if numbered else reply).strip(" .。:：").lower()
 
 
 def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ignore: frozenset[str] = frozenset()) -> str | None:

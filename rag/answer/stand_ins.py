@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-from rag.answer.checks import (ASKS_YES_NO, CITATION, QUANTITY, asks_for_figure, figure_units, figures_supported,
-                               gives_what_is_asked, is_refusal, kind_answered, names_a_section, numbered_sentences,
-                               outermost_terms, physical_amount_asked, quote_for, same_quantity, shared_places,
+from rag.answer.checks import (ASKS_YES_NO, CITATION, HEADING as _HEADING, QUANTITY, asks_for_figure, figure_units, figures_supported,
+                               gives_what_is_asked, is_refusal, kind_answered, names_a_section, numbered_sentences, passage_sentences,
+                               outermost_terms, physical_amount_asked, quote_for, same_quantity, section_title, shared_places,
                                source_sentences, units_agree)
 from rag.answerable import AnswerabilityCheck
 from rag.prompt import display_source
@@ -46,6 +46,11 @@ ROW_MARGIN = 0.02
 
 _POLAR_REPLY = re.compile(r"^\s*(?:yes|no|not|never|不能|不可以|不可|不行|不得|不允许|禁止|不是|没有|不会|不需要|不用|不|否|可以|能|行|是|有|会|需要)"
                           r"(?:\s*[,，.。!！;；:：]|(?=\s*\[\d)|\s*$)", re.IGNORECASE)
+# A yes or a no said inside a sentence ("星期天他们不能在家里施工", "you can't"), and the words a reply opens with
+# before it echoes the question ("根据规定，…", "According to the documents, …").
+_POLAR_WORD = re.compile(r"\b(?:yes|no|not|cannot|can't|never)\b|不能|不可以|不可|不得|不允许|禁止|不需要|不用|可以|允许|需要",
+                         re.IGNORECASE)
+_ECHO_PREAMBLE = "根据 按照 依据 规定 文件 资料 文档 说明书 according to the documents document rules information provided based on"
 # Words that say whether something is so, allowed or required: the grounds of a yes or a no.
 _POLARITY = re.compile(r"\b(?:no|not|never|none|nothing|without|only|must|shall|should|may|can|cannot|prohibited|forbidden"
                        r"|allowed|permitted|required|do not|don't|avoid|closed|open|opens|shut|free|abolished|banned)\b|[不无没禁严须应可准许勿免非]", re.IGNORECASE)
@@ -139,15 +144,20 @@ class StandIns:
                 or self._alternatives_kept(text, relevant) or self._range_kept(text, asked, relevant) \
                 or self._sibling_corrected(text, asked, relevant)
         return self._figure_given_whole(text, asked, relevant, contexts) \
-            or self._sentence_cut_short(text, asked, relevant) or self._quote_answering(asked, relevant) \
+            or self._sentence_cut_short(text, asked, relevant) or self._under_section_named(text, asked, relevant) \
+            or self._quote_answering(asked, relevant) \
             or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant) \
             or self._only_amount_asked(text, asked, relevant)
 
     def _polar_echo(self, text: str, asked: str) -> bool:
-        """Whether the reply is a yes or a no followed by the question's own words ("Yes, you can clean the
-        portafilter in the dishwasher."): nothing in it the passages could check, as with a bare yes or no."""
+        """Whether the reply is a yes or a no in the question's own words ("Yes, you can clean the portafilter in
+        the dishwasher.", "根据规定，星期天他们不能在家里做有噪音的施工。"): nothing in it the passages could check,
+        as with a bare yes or no."""
         polar = _POLAR_REPLY.match(text)
-        return bool(polar) and not self._adds_to(text[polar.end():], asked)
+        if polar:
+            return not self._adds_to(text[polar.end():], asked)
+        said = set(self._terms(CITATION.sub(" ", text))) - set(self._terms(asked)) - self._filler
+        return bool(_POLAR_WORD.search(text)) and said <= set(self._terms(_ECHO_PREAMBLE))
 
     def _holds_up(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
@@ -273,6 +283,28 @@ class StandIns:
             return ""
         quoted = _quoted(giving[1], giving[0])
         return quoted if self._related(quoted, asked, contexts) else ""
+
+    def _under_section_named(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a reply that only names a section of the passages ("8. Descaling" to "how often do I need to get rid
+        of the limescale?"): the sentence under that heading closest to the question, among those giving what is
+        asked and sharing a word or a character pair of it; "" otherwise. The model found where the answer is."""
+        reply = section_title(text)
+        if not reply or not names_a_section(text, [document_for_prompt(h.chunk.text) for h in relevant]):
+            return ""
+        wanted = set(self._terms(asked)) - self._not_content(asked)
+        pairs = self.answerability.character_pairs(asked)
+        candidates = []
+        for number, hit in enumerate(relevant, 1):
+            under = False
+            for sentence in passage_sentences(document_for_prompt(hit.chunk.text)):
+                heading = _HEADING.match(sentence)
+                if heading:
+                    under = heading.group(1).strip(" .。:：").lower() == reply
+                    continue
+                shared = len(wanted & set(self._terms(sentence))) + len(pairs & self.answerability.character_pairs(sentence))
+                if under and shared and gives_what_is_asked(sentence, asked):
+                    candidates.append((number, sentence, shared))
+        return self._closest(asked, candidates)
 
     def _sentence_cut_short(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
         """For a reply copied from one passage sentence with the figure asked for cut off ("公司可以依法解除劳动合同。" to
@@ -450,7 +482,10 @@ class StandIns:
                                         if self._names_alone(sentence, code)}, asked)
 
     def _specific_terms(self, asked: str) -> set[str]:
-        return self.answerability.specific_terms(sorted(set(self._terms(asked)) - self._not_content(asked)))
+        """The question's specific terms, and the specific words the passages write for its words no chunk holds
+        (周末 is a law's 休息日: the sentence saying 休息日不得施工 shares it)."""
+        content = set(self._terms(asked)) - self._not_content(asked)
+        return self.answerability.specific_terms(sorted(content | self.answerability.words_held_for(sorted(content))))
 
     def _closest(self, asked: str, candidates: Sequence[tuple[int, str, int]]) -> str:
         """Of (passage number, sentence, specific terms shared) candidates, the sentence closest in meaning to
@@ -519,7 +554,9 @@ class StandIns:
             shared = len(outermost_terms(specific & sentence_terms))
             if shared and len(sentence_terms) > shared + 1 and not sentence.startswith("#") and _POLARITY.search(sentence):
                 candidates.append((number, sentence, shared))
-        return self._closest(asked, candidates)
+        # The sentence a yes or a no rests on shares the most of the question; meaning decides among those.
+        most = max((shared for _, _, shared in candidates), default=0)
+        return self._closest(asked, [c for c in candidates if c[2] == most])
 
     def _closest_sentence(self, asked: str, relevant: Sequence[Hit]) -> str:
         """The passage sentence closest in meaning to the question (`sentence_scores`; else the one sharing
