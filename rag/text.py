@@ -94,7 +94,10 @@ def written_apart(word: str, text: str) -> bool:
     characters, all Chinese; the character between is Chinese too (no clause boundary between them)."""
     if not 2 <= len(word) <= 4 or not all(_CJK.match(c) for c in word):
         return False
-    return re.search(f"[{CJK_CHARS}]?".join(map(re.escape, word)), text) is not None
+    # A word of three or four characters may leave out a two-character word (物业费 of 物业服务费); a two-character
+    # one only a character, or it would be found across words anywhere.
+    inside = f"[{CJK_CHARS}]{{0,2}}" if len(word) >= 3 else f"[{CJK_CHARS}]?"
+    return re.search(inside.join(map(re.escape, word)), text) is not None
 
 
 # What speech puts between the two characters of a separable verb-object word (离合词): a count, a span of time,

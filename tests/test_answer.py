@@ -962,3 +962,17 @@ def test_a_reply_naming_a_numbered_section_gives_way_to_the_sentence_under_it_th
                      "## 9. Storage\n\n" + "Empty the water tank and keep the hard case dry. " * 25 + "\n"})
     shown = stand_ins.corrected("8. Descaling", question, hits, contexts, confident=False)
     assert "every 2 months in hard-water areas" in shown, shown
+
+
+def test_how_many_of_a_thing_is_not_answered_by_an_amount_of_a_measure():
+    """"How many cups…" is not answered by "at least 10 minutes", nor by a bare "10" the passages give only as
+    minutes or grams; "120 passengers" counts people, and "how many hours" asks a measure."""
+    from rag.answer.checks import count_given, kind_answered
+
+    question = "How many cups of espresso can the BM-300 make in an hour?"
+    assert not kind_answered("Place cups on the tray at least 10 minutes before use.", question)
+    passages = ["Place cups on the tray at least 10 minutes before use.", "Use 8–10 g of coffee."]
+    assert not count_given("10", question, passages)
+    assert count_given("10", question, ["It holds 10 cups."])
+    assert kind_answered("The boat can carry up to 120 passengers.", "How many people can the boat take?")
+    assert kind_answered("3 hours", "How many hours does the battery last?")

@@ -110,6 +110,10 @@ def test_a_chinese_word_written_with_a_character_inside_counts_as_held(make_kb, 
 
     assert written_apart("石桥", "这是一座三孔石拱桥") and written_apart("社保", "按时缴纳社会保险")
     assert not written_apart("石桥", "石头，小桥") and not written_apart("民宿", "民居和商铺")
+    # A word of three characters may leave out a word of two: 物业费 is a regulation's 物业服务费; a two-character
+    # word only one (停水 is not found across 停止供水, nor in any two words).
+    assert written_apart("物业费", "拖欠物业服务费的") and written_apart("业委会", "业主委员会")
+    assert not written_apart("停水", "停止供水")
     kb = _kb_of(make_kb, tmp_path / "town", {"bridge.md": "镇上最有名的建筑是青溪桥，这是一座建于清代的三孔石拱桥，全长42米。",
                                              "inns.md": "镇上的老房子大多是明清时期的民居，游客可以入住改造后的客栈。"})
     question = "那座老石桥有多长？"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-from rag.answer.checks import (ASKS_YES_NO, CITATION, HEADING as _HEADING, QUANTITY, asks_for_figure, figure_units, figures_supported,
+from rag.answer.checks import (ASKS_YES_NO, CITATION, count_given, HEADING as _HEADING, QUANTITY, asks_for_figure, figure_units, figures_supported,
                                gives_what_is_asked, is_refusal, kind_answered, names_a_section, numbered_sentences, passage_sentences,
                                outermost_terms, physical_amount_asked, quote_for, same_quantity, section_title, shared_places,
                                source_sentences, units_agree)
@@ -140,7 +140,7 @@ class StandIns:
             return self._code_line(asked, relevant) or (not confident and self._closest_sentence(asked, relevant)) or text
         if self._holds_up(text, asked, contexts):
             return self._row_asked(text, asked, relevant) or self._sentence_asked(text, asked, relevant) \
-                or self._unit_restored(text, relevant) \
+                or self._unit_restored(text, asked, relevant) \
                 or self._alternatives_kept(text, relevant) or self._range_kept(text, asked, relevant) \
                 or self._sibling_corrected(text, asked, relevant)
         return self._figure_given_whole(text, asked, relevant, contexts) \
@@ -163,6 +163,7 @@ class StandIns:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
         that answers (`_quote_answering`), or the refusal."""
         return figures_supported(text, asked, contexts) and kind_answered(text, asked) and self._adds_to(text, asked) \
+            and count_given(text, asked, contexts) \
             and not names_a_section(text, contexts) and self._related(text, asked, contexts)
 
     def _adds_to(self, text: str, asked: str) -> bool:
@@ -253,7 +254,7 @@ class StandIns:
             return ""
         return _quoted(rows[best][1], rows[best][0])
 
-    def _unit_restored(self, text: str, relevant: Sequence[Hit]) -> str:
+    def _unit_restored(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
         """For a bare figure ("16 [1]") that the passages give with a unit ("16 hours of safety induction"): the
         one sentence giving it, so that the answer says 16 of what; "" for any other answer, or when several
         sentences give the figure."""
@@ -261,7 +262,8 @@ class StandIns:
         if not _BARE_FIGURE.fullmatch(figure):
             return ""
         giving = _the_one_sentence_giving(figure.replace(",", ""), relevant, lambda units: "" not in units)
-        return _quoted(giving[1], giving[0]) if giving else ""
+        # Of the kind asked: "10" to "How many cups…" is not "at least 10 minutes before use".
+        return _quoted(giving[1], giving[0]) if giving and kind_answered(giving[1], asked) else ""
 
     def _figure_given_whole(self, text: str, asked: str, relevant: Sequence[Hit], contexts: Sequence[str]) -> str:
         """For a reply of one figure that fails a check only in its form ("4.2 million" to a question about a cost,
@@ -499,8 +501,11 @@ class StandIns:
 
     def _not_content(self, asked: str) -> frozenset[str]:
         """Terms of the question a quote need not share: filler words, and its codes and names (the passage
-        is already about them)."""
-        return frozenset(self._filler | set(self._codes(asked)) | {t for name in self._names(asked) for t in self._terms(name)})
+        is already about them), with the parts of its codes (bm and 300 of bm-300: a footer naming the product
+        shares nothing asked)."""
+        codes = self._codes(asked)
+        return frozenset(self._filler | set(codes) | {t for code in codes for t in self._terms(code)}
+                         | {t for name in self._names(asked) for t in self._terms(name)})
 
     def _quote_answering(self, asked: str, relevant: Sequence[Hit]) -> str:
         """For a model that answered with a figure the passages do not give, or of the wrong kind: the passage
