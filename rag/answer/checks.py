@@ -159,23 +159,27 @@ def _asks_for(quantity: str) -> re.Pattern[str]:
     return re.compile(rf"(?=.*{_ASKS_AMOUNT})(?=.*(?:{quantity}))", re.IGNORECASE | re.DOTALL)
 
 
+# A figure, in digits or in Chinese, before a unit written in words: "分贝" alone is the question's word echoed
+# ("噪音分贝：10.24" gives no loudness), "千克" alone no weight.
+_NUMBER_AHEAD = r"(?:\d|[零一二两三四五六七八九十])\s*[百千万]?\s*(?:多|余)?\s*"
+
 _PHYSICAL_KINDS = (
     # power: W, kW, VA, hp; not kWh (energy)
     (_asks_for(r"功率|\b(?:power rating|wattage)\b|\b(?:rated|nominal|output|input|maximum|max|most|highest|peak|continuous|motor) power\b"),
-     re.compile(r"\d\s*(?:[kMG]?W|[kM]?VA|hp)(?![a-zA-Z])|瓦|马力", re.IGNORECASE)),
-    (_asks_for(r"电压|\bvoltage\b"), re.compile(r"\d\s*[kmM]?V(?![a-zA-Z])|伏")),
+     re.compile(rf"\d\s*(?:[kMG]?W|[kM]?VA|hp)(?![a-zA-Z])|{_NUMBER_AHEAD}(?:千瓦|瓦|马力)", re.IGNORECASE)),
+    (_asks_for(r"电压|\bvoltage\b"), re.compile(rf"\d\s*[kmM]?V(?![a-zA-Z])|{_NUMBER_AHEAD}(?:千伏|伏)")),
     (_asks_for(r"电流|\b(?:input|output|charg(?:e|ing)|discharg(?:e|ing)|rated|max(?:imum)?|short[- ]circuit|DC|AC) current\b|\bcurrent (?:rating|draw)\b|\bhow many amps\b"),
-     re.compile(r"\d\s*[kmµ]?A(?![a-zA-Z])|\b(?:amps?|amperes?)\b|安培|\d\s*安")),
+     re.compile(rf"\d\s*[kmµ]?A(?![a-zA-Z])|\d\s*(?:amps?|amperes?)\b|{_NUMBER_AHEAD}(?:安培|安)")),
     (_asks_for(r"重量|多重|多沉|\bweigh(?:s|t)?\b|\bheavy\b"),
-     re.compile(r"\d\s*(?:kg|g|t|lbs?|pounds?|tonnes?|tons?)(?![a-zA-Z])|公斤|千克|克|吨|斤", re.IGNORECASE)),
+     re.compile(rf"\d\s*(?:kg|g|t|lbs?|pounds?|tonnes?|tons?)(?![a-zA-Z])|{_NUMBER_AHEAD}(?:公斤|千克|克|吨|斤)", re.IGNORECASE)),
     # 多少度电 asks for kWh (a 度 of electricity), not degrees
     (_asks_for(r"温度|(?:多少|几)度(?!电)|\btemperature\b|\bhow (?:hot|cold)\b"),
      # 度 after a figure: the 度 of an echoed label ("最高介质温度：350 m³/h") is no temperature
      re.compile(r"[℃°]|\bdegrees?\b|(?:\d|[零一二两三四五六七八九十百])\s*度|零下|\d\s*[CF]\b")),
-    (_asks_for(r"压力|压强|\bpressure\b"), re.compile(r"\d\s*(?:[kKM]?Pa|m?bar|psi)(?![a-zA-Z])|帕", re.IGNORECASE)),
+    (_asks_for(r"压力|压强|\bpressure\b"), re.compile(rf"\d\s*(?:[kKM]?Pa|m?bar|psi)(?![a-zA-Z])|{_NUMBER_AHEAD}(?:兆帕|千帕|帕)", re.IGNORECASE)),
     # loudness: "VX-40 隔膜泵运行时的噪音是多少分贝" is not answered by its flow and pressure
     (_asks_for(r"噪音|噪声|分贝|声音|多响|多吵|\bnoise\b|\bnoisy\b|\bloud\b|\bdecibels?\b|\bsound (?:power |pressure )?level\b"),
-     re.compile(r"\d\s*dB|分贝|\bdecibels?\b", re.IGNORECASE)),
+     re.compile(rf"\d\s*dB|{_NUMBER_AHEAD}分贝|\d\s*decibels?\b", re.IGNORECASE)),
     # flow: a volume per time (the QF-200's 120 m³/h, not its 32 m head)
     (_asks_for(r"流量|\bflow(?: rate)?\b"),
      re.compile(r"\d\s*(?:m³|m3|L|l|gal)\s*/\s*(?:h|min|s)\b|\d\s*(?:gpm|lpm|cfm)\b|立方米[/每]小时|升[/每]分钟?", re.IGNORECASE)),
