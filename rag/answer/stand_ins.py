@@ -48,7 +48,7 @@ _POLAR_REPLY = re.compile(r"^\s*(?:yes|no|not|never|不能|不可以|不可|不�
                           r"(?:\s*[,，.。!！;；:：]|(?=\s*\[\d)|\s*$)", re.IGNORECASE)
 # A yes or a no said inside a sentence ("星期天他们不能在家里施工", "you can't"), and the words a reply opens with
 # before it echoes the question ("根据规定，…", "According to the documents, …").
-_POLAR_WORD = re.compile(r"\b(?:yes|no|not|cannot|can't|never)\b|不能|不可以|不可|不得|不允许|禁止|不需要|不用|可以|允许|需要",
+_POLAR_WORD = re.compile(r"\b(?:yes|no|not|cannot|can't|never)\b|不能|不可以|不可|不得|不允许|禁止|不需要|不用|可以|允许",
                          re.IGNORECASE)
 _ECHO_PREAMBLE = "根据 按照 依据 规定 文件 资料 文档 说明书 according to the documents document rules information provided based on"
 # Words that say whether something is so, allowed or required: the grounds of a yes or a no.
