@@ -972,3 +972,14 @@ def test_how_many_of_a_thing_is_not_answered_by_an_amount_of_a_measure():
     assert count_given("10", question, ["It holds 10 cups."])
     assert kind_answered("The boat can carry up to 120 passengers.", "How many people can the boat take?")
     assert kind_answered("3 hours", "How many hours does the battery last?")
+
+
+def test_a_reply_repeating_a_near_miss_question_says_no_yes_or_no(make_kb, tmp_path):
+    """"养猫需要去派出所办证。" repeats "养猫需要去派出所办证吗？" over a regulation on dogs: 需要 says what the question
+    asks, not yes; no sentence on registering dogs stands in for it."""
+    question = "养猫需要去派出所办证吗？"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "dogs.md": "# 养犬登记\n\n第四条 个人饲养犬只的，应当自取得犬只之日起30日内，到居住地派出所办理养犬登记。\n\n"
+                   "第五条 每户居民限养一只犬。\n"})
+    shown = stand_ins.corrected("养猫需要去派出所办证。", question, hits, contexts, confident=True)
+    assert "犬" not in shown, shown
