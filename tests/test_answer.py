@@ -983,3 +983,13 @@ def test_a_reply_repeating_a_near_miss_question_says_no_yes_or_no(make_kb, tmp_p
                    "第五条 每户居民限养一只犬。\n"})
     shown = stand_ins.corrected("养猫需要去派出所办证。", question, hits, contexts, confident=True)
     assert "犬" not in shown, shown
+
+
+def test_a_sentence_holding_the_questions_words_stands_in_only_where_it_gives_what_is_asked(make_kb, tmp_path):
+    """"Maximum DC input voltage | 600 V" holds three of the four words of "What is the maximum DC input current of
+    the SW-5K?" (the code's parts are no words it must share) and gives no current: it does not stand in."""
+    question = "What is the maximum DC input current of the SW-5K?"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "sw5k.md": "# SunWave SW-5K inverter\n\nMaximum DC input voltage | 600 V\n\nRated AC output power | 5000 W\n\n"
+                   "Operating temperature | −25 °C to +60 °C\n"})
+    assert "600 V" not in stand_ins.corrected("200 V", question, hits, contexts, confident=True)

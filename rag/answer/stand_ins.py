@@ -516,7 +516,11 @@ class StandIns:
         the user's own words (it shares few words with the passages), the sentence a multilingual model finds
         closest to it among those of the kind asked (`_closest_sentence`)."""
         covering = self._covering_sentence(asked, relevant)
-        return _quoted(covering[1], covering[0]) if covering else self._closest_sentence(asked, relevant)
+        # Of the kind asked: "Maximum DC input voltage | 600 V" holds three of the four words of "What is the maximum
+        # DC input current…", and gives no current.
+        if covering and gives_what_is_asked(covering[1], asked):
+            return _quoted(covering[1], covering[0])
+        return self._closest_sentence(asked, relevant)
 
     def _covering_sentence(self, asked: str, relevant: Sequence[Hit]) -> tuple[int, str] | None:
         """The passage sentence holding at least QUOTE_COVERAGE of the question's content words, with its
