@@ -223,7 +223,11 @@ _BARE_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w.,%°℃\u4e00-\u9fff
 _ASKS_COUNT_EN = re.compile(r"\bhow many ([a-z]+)", re.IGNORECASE)
 _MEASURE_UNITS_EN = frozenset("""s sec secs second seconds min mins minute minutes h hr hrs hour hours day days week weeks month
     months year years mm cm m km metre metres meter meters inch inches ft foot feet mile miles g kg t tonne tonnes ton tons lb
-    lbs ml l litre litres liter liters gal gallon gallons w kw v a mah kwh % °c °f ℃ bar psi pa kpa mpa db hz""".split())
+    lbs ml l litre litres liter liters gal gallon gallons w kw v a mah kwh % °c °f ℃ bar psi pa kpa mpa db hz gram grams
+    kilogram kilograms kilo kilos pound pounds ounce ounces oz millilitre millilitres milliliter milliliters centimetre
+    centimetres centimeter centimeters millimetre millimetres millimeter millimeters kilometre kilometres kilometer
+    kilometers yard yards volt volts watt watts kilowatt kilowatts amp amps ampere amperes degree degrees percent
+    bars pascal pascals decibel decibels hertz calorie calories kcal""".split())
 
 
 def count_given(answer: str, question: str, contexts: Sequence[str]) -> bool:

@@ -501,11 +501,10 @@ class StandIns:
 
     def _not_content(self, asked: str) -> frozenset[str]:
         """Terms of the question a quote need not share: filler words, and its codes and names (the passage
-        is already about them), with the parts of its codes (bm and 300 of bm-300: a footer naming the product
-        shares nothing asked)."""
-        codes = self._codes(asked)
-        return frozenset(self._filler | set(codes) | {t for code in codes for t in self._terms(code)}
-                         | {t for name in self._names(asked) for t in self._terms(name)})
+        is already about them). A code's parts (qf and 200 of qf-200) stay: a passage copied whole is quoted from
+        its sentence naming the code ("tighten the casing bolts of the QF-200 to 85 N.m", to "How tight should the
+        QF-200 housing screws be done up?")."""
+        return frozenset(self._filler | set(self._codes(asked)) | {t for name in self._names(asked) for t in self._terms(name)})
 
     def _quote_answering(self, asked: str, relevant: Sequence[Hit]) -> str:
         """For a model that answered with a figure the passages do not give, or of the wrong kind: the passage
