@@ -52,12 +52,17 @@ _REFERENCE_LABEL = re.compile(r"\b(?:sections?|sec\.|articles?|art\.|chapters?|p
                               r"|[(（](?:\d{1,3}|[a-z]|[ivx]{1,4}|[一二三四五六七八九十]{1,3})[)）]", re.IGNORECASE)
 
 
+def as_digits(text: str) -> str:
+    """Number words as digits (三年 -> 3年, "six weeks" -> 6 weeks), as figure_units reads them."""
+    return english_numbers_as_digits(chinese_numbers_as_digits(text))
+
+
 def figure_units(text: str) -> dict[str, set[str]]:
     """Each figure of `text` (number words as digits, no thousands commas) and the units written after
     it; "" where it stands bare."""
     out: dict[str, set[str]] = {}
     text = _REFERENCE_LABEL.sub(" ", _SECTION_LABEL.sub(" ", text))
-    for number, unit in QUANTITY.findall(english_numbers_as_digits(chinese_numbers_as_digits(text))):
+    for number, unit in QUANTITY.findall(as_digits(text)):
         out.setdefault(number.replace(",", ""), set()).add(unit.lower())
     return out
 

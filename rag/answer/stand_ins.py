@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-from rag.answer.checks import (ASKS_YES_NO, CITATION, count_given, HEADING as _HEADING, QUANTITY, asks_for_figure, figure_units, figures_supported,
+from rag.answer.checks import (ASKS_YES_NO, CITATION, as_digits, count_given, HEADING as _HEADING, QUANTITY, asks_for_figure, figure_units, figures_supported,
                                gives_what_is_asked, is_refusal, kind_answered, names_a_section, numbered_sentences, passage_sentences,
                                outermost_terms, physical_amount_asked, quote_for, same_quantity, section_title, shared_places,
                                source_sentences, units_agree)
@@ -15,7 +15,7 @@ from rag.answerable import AnswerabilityCheck
 from rag.prompt import display_source
 from rag.retrieve import Hit
 from rag.sanitize import document_for_prompt
-from rag.text import chinese_numbers_as_digits, code_family, english_numbers_as_digits
+from rag.text import code_family
 
 # A small model that cannot find the answer may copy a document block, starting with its header as the
 # prompt writes it: "[1] (manual.html, page 3)".
@@ -336,7 +336,8 @@ class StandIns:
         if not figure_units(CITATION.sub(" ", text)):
             # A reply with no figure at all ("噪音较大" to "声音有多大？") was read off nothing: the one sentence of the
             # passages giving the quantity asked answers ("运行噪音 | 睡眠档 32 dB(A)，最高档 65 dB(A)").
-            return _quoted(*reversed(min(giving)))
+            number, sentence = min(giving)
+            return _quoted(sentence, number)
         own = set(source_sentences(text, [sentence for _, sentence in sentences], self._terms))
         read_from = {number for number, sentence in sentences if sentence in own}
         in_read = sorted((number, sentence) for number, sentence in giving if number in read_from)
@@ -589,11 +590,6 @@ class StandIns:
                     and gives_what_is_asked(sentence, asked):
                 candidates.append((number, sentence, shared))
         return self._closest(asked, candidates)
-
-
-def as_digits(text: str) -> str:
-    """Number words as digits (三年 -> 3年, "six weeks" -> 6 weeks), as figure_units reads them."""
-    return english_numbers_as_digits(chinese_numbers_as_digits(text))
 
 
 def _bare_polar(text: str) -> bool:
