@@ -136,8 +136,10 @@ def bench_backend(backend: str, kb_dir: Path) -> dict:
         "gen_tok_s": mean_of(r["gen_tok_s"] for r in warm),
     }
     # The same prompt (the first question's, as the product built it) through the product's backend and
-    # through the raw library, each run twice (the second with the prompt cached); greedy decoding makes
-    # both produce the same tokens, so the tokens/s compare like for like.
+    # through the raw library, each run twice; greedy decoding makes both produce the same tokens, so the
+    # generation tokens/s compare like for like. The raw library's second run reuses the whole cached
+    # prompt; the product reuses only the system message (so a reply never depends on the prompt before),
+    # so its first token comes after a prefill of the rest.
     from rag.llm.base import GenerationOptions
 
     question = QUESTIONS[0]

@@ -171,6 +171,32 @@ def test_llama_cpp_backend_streams_stops_and_cancels():
     assert model.generate([ChatMessage("user", "Say OK.")], GenerationOptions(max_new_tokens=5))
 
 
+@pytest.mark.slow
+def test_llama_cpp_reply_does_not_depend_on_the_previous_prompt(sample_kb):
+    """The same prompt gets the same greedy reply whatever was asked before. llama.cpp reused the longest
+    prefix shared with the previous prompt, so the rest was evaluated in other batches: "At what vibration
+    level must the pump be stopped?" was answered "4.5 mm/s RMS" after an unrelated prompt and "7.1 mm/s
+    RMS" after the casing-bolt question, whose passages open alike."""
+    pytest.importorskip("llama_cpp")
+    from rag.llm import create_chat_model
+    from rag.settings import Settings
+
+    model = create_chat_model(Settings(llm_backend="llama-cpp"))
+    template = sample_kb.answerer().template
+
+    def prompt(question):
+        return template.fit(question, sample_kb.search(question, 5), (), model.count_tokens, model.context_window)[0]
+
+    asked, before = prompt("At what vibration level must the pump be stopped?"), prompt("What torque do the QF-200 casing bolts need?")
+    options = GenerationOptions(max_new_tokens=24)
+    model.generate([ChatMessage("user", "Say OK.")], GenerationOptions(max_new_tokens=2))
+    after_unrelated = model.generate(asked, options)
+    model.generate(before, GenerationOptions(max_new_tokens=2))
+    after_alike = model.generate(asked, options)
+    assert after_unrelated and after_alike == after_unrelated
+    assert model.generate(asked, options) == after_unrelated  # asked again at once
+
+
 def test_repeat_penalty_lowers_the_scores_of_recent_tokens_only():
     import torch
 
