@@ -390,6 +390,23 @@ def test_a_laws_references_are_no_figures():
         "Section 9. Access.", "The landlord may enter after 48 hours."]
 
 
+def test_units_written_out_agree_and_joining_words_are_no_units():
+    """A park bylaw's "Lifeguards are on duty from 10:00 a.m. to 6:00 p.m. daily between June 15 and Labour Day."
+    was cut at "p.m." (so the dates' sentence was no longer about lifeguards), and the reply "June 15 to Labour
+    Day" failed as a 15 "to" over a 15 "and"; "60 seconds" failed over a settings table's "5 s to 60 s"."""
+    from rag.answer import passage_sentences
+    from rag.answer.checks import figure_units, figures_supported, units_agree
+
+    rule = "Lifeguards are on duty from 10:00 a.m. to 6:00 p.m. daily between June 15 and Labour Day. Dogs are not."
+    assert passage_sentences(rule) == [rule[:-len(" Dogs are not.")], "Dogs are not."]
+    assert figure_units("June 15 to Labour Day") == {"15": {""}}
+    assert figures_supported("June 15 to Labour Day", "When are lifeguards there?", [rule])
+    table = "Video length | 5 s to 60 s | 10 s\nTrigger interval | 5 s to 60 min | 30 s"
+    assert figures_supported("The longest clip is 60 seconds.", "What's the longest clip?", [table])
+    assert not figures_supported("The longest clip is 60 hours.", "What's the longest clip?", [table])
+    assert units_agree({"kilograms"}, {"kg"}) and units_agree({"cm"}, {"centimetres"}) and not units_agree({"km"}, {"m"})
+
+
 def test_a_quoted_list_item_loses_its_number(make_kb, sample_copy):
     """A reply that only repeats the question gives way to the list item that answers, without its "1. "."""
     kb = make_kb(chat_model=EchoChatModel("在多高的位置作业属于高处作业。"))

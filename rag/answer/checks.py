@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH
 from rag.retrieve import Hit
 from rag.sanitize import document_for_prompt
-from rag.text import chinese_numbers_as_digits, code_family, english_numbers_as_digits
+from rag.text import ENGLISH_STOPWORDS, chinese_numbers_as_digits, code_family, english_numbers_as_digits
 
 CITATION = re.compile(r"\[(\d{1,3})\]")
 # An answer, then one group of citations at its end ("6 months [1][3][4]", "… 72 hours [1][2]。").
@@ -38,6 +38,11 @@ def is_refusal(text: str) -> bool:
 QUANTITY = re.compile(r"(?<![A-Za-z0-9.,_])(?<![A-Za-z0-9]-)(\d+(?:[.,]\d+)*)\s*([a-zA-Z%°℃µ]+(?:[./][a-zA-Z]+)?|[\u4e00-\u9fff])?")
 
 
+# Where a sentence ends. A full stop before a lower-case word ends an abbreviation, not a sentence: "from
+# 10:00 a.m. to 6:00 p.m. daily between June 15 and Labour Day" is one sentence, "e.g. a filter" too.
+_SENTENCE_END = re.compile(r"(?<=[!?;])\s+|(?<=\.)\s+(?![a-z])|(?<=[。！？；])|\n")
+
+
 # A heading's, article's or list item's number ("7. Training and review", "## 三、化学品管理", "第六条 禁止…")
 # labels it; it is no figure.
 _SECTION_LABEL = re.compile(r"(?m)^\s*(?:#+\s*)?(?:\d{1,3}(?:\.\d{1,3})*\.(?=\s+[^\W\d])|[一二三四五六七八九十百]{1,4}、"
@@ -63,7 +68,9 @@ def figure_units(text: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     text = _REFERENCE_LABEL.sub(" ", _SECTION_LABEL.sub(" ", text))
     for number, unit in QUANTITY.findall(as_digits(text)):
-        out.setdefault(number.replace(",", ""), set()).add(unit.lower())
+        unit = unit.lower()
+        # "June 15 to Labour Day", "between June 15 and …": a word joining the figure to the next is no unit.
+        out.setdefault(number.replace(",", ""), set()).add("" if unit in ENGLISH_STOPWORDS else unit)
     return out
 
 
@@ -83,9 +90,28 @@ _UNIT_TRANSLATIONS = {
 }
 
 
+# English units written out and abbreviated ("60 seconds" over a table's "60 s"): each spelling's symbol.
+_UNIT_SYMBOLS = {spelling: symbol for symbol, spellings in {
+    "s": "sec secs second seconds", "min": "mins minute minutes", "h": "hr hrs hour hours",
+    "ms": "millisecond milliseconds", "m": "metre metres meter meters", "cm": "centimetre centimetres centimeter centimeters",
+    "mm": "millimetre millimetres millimeter millimeters", "km": "kilometre kilometres kilometer kilometers",
+    "g": "gram grams gramme grammes", "kg": "kgs kilo kilos kilogram kilograms", "mg": "milligram milligrams",
+    "l": "litre litres liter liters", "ml": "millilitre millilitres milliliter milliliters",
+    "w": "watt watts", "kw": "kilowatt kilowatts", "v": "volt volts", "a": "amp amps ampere amperes",
+    "hz": "hertz", "db": "decibel decibels", "°": "degree degrees", "%": "percent pct",
+    "in": "inch inches", "ft": "foot feet", "lb": "lbs pound pounds", "gb": "gigabyte gigabytes",
+    "mb": "megabyte megabytes", "tb": "terabyte terabytes", "mp": "megapixel megapixels", "yr": "year years yrs",
+}.items() for spelling in (symbol, *spellings.split())}
+
+
+def _unit_symbols(units: set[str]) -> set[str]:
+    return {_UNIT_SYMBOLS.get(unit, unit) for unit in units}
+
+
 def units_agree(answer_units: set[str], passage_units: set[str]) -> bool:
-    """Whether a number is quoted with a unit the passages give it (allowing Chinese-English pairs)."""
-    if answer_units & passage_units:
+    """Whether a number is quoted with a unit the passages give it (allowing Chinese-English pairs, and an
+    English unit written out or abbreviated)."""
+    if answer_units & passage_units or _unit_symbols(answer_units) & _unit_symbols(passage_units):
         return True
     for unit in answer_units:
         if _is_cjk(unit):
@@ -463,7 +489,7 @@ def is_supported(answer: str, question: str, contexts: Sequence[str], terms: Cal
     if wanted:
         # Numbers and words, not the single letters of units (the "m" of "N.m" is in every other sentence).
         answer_terms = {t for t in (new or set(terms(answer))) if len(t) >= 2 or t.isdigit()}
-        sentences = [s for c in contexts for s in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n", c)]
+        sentences = [s for c in contexts for s in _SENTENCE_END.split(c)]
         best = max(sentences, key=lambda s: len(answer_terms & set(terms(s))), default="")
         if answer_terms & set(terms(best)):
             # Product codes (two letters or more: QF-200, not M12) named where the answer comes from.
@@ -496,7 +522,7 @@ def passage_sentences(passage: str, rows_apart: bool = True) -> list[str]:
     joins = r"(?<!\n)(?<!\|)\n(?!\n)(?![^\n]*\|)" if rows_apart else r"(?<!\n)\n(?!\n)"
     text = re.sub(joins, " ", passage)
     sentences: list[str] = []
-    for piece in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n", text):
+    for piece in _SENTENCE_END.split(text):
         piece = piece.strip()
         if piece and sentences and _SECTION_NUMBER.fullmatch(sentences[-1]):
             # "7. Training and review" is a heading, not the sentence "7." (which would give the figure 7).
