@@ -41,6 +41,9 @@ QUANTITY = re.compile(r"(?<![A-Za-z0-9.,_])(?<![A-Za-z0-9]-)(\d+(?:[.,]\d+)*)\s*
 # Where a sentence ends. A full stop before a lower-case word ends an abbreviation, not a sentence: "from
 # 10:00 a.m. to 6:00 p.m. daily between June 15 and Labour Day" is one sentence, "e.g. a filter" too.
 _SENTENCE_END = re.compile(r"(?<=[!?;])\s+|(?<=\.)\s+(?![a-z])|(?<=[。！？；])|\n")
+# The same, with the clauses a semicolon joins kept together: a rule and its exception ("no fire of any kind may be
+# lit, including in fire pits; propane barbecues remain permitted").
+_FULL_SENTENCE_END = re.compile(r"(?<=[!?])\s+|(?<=\.)\s+(?![a-z])|(?<=[。！？])|\n")
 
 
 # A heading's, article's or list item's number ("7. Training and review", "## 三、化学品管理", "第六条 禁止…")
@@ -143,8 +146,12 @@ def same_quantity(answer_units: set[str], passage_units: set[str]) -> bool:
 
 # A question answered by yes or no ("电瓶车能不能推进电梯里面？", "Does the inverter have a fan inside?"), and a
 # reply that is only that: "不能" or "No" cannot be checked against the passages, the sentence it rests on can.
+# In English, an auxiliary opening the question or its main clause: "If the sign says Extreme, can I still use my gas
+# grill?", "I have four dogs. Can I take them all…?"; not a polite request for an answer ("Could you tell me by what
+# time…?").
 ASKS_YES_NO = re.compile(r"能不能|能否|可不可以|可否|是不是|是否|有没有|会不会|要不要|用不用|行不行|[吗么][？?]?\s*$"
-                         r"|^\s*(?:(?:and|so|but|please)\s+)?(?:can|could|may|must|should|shall|will|would|is|are|was|were|do|does|did|has|have)\b",
+                         r"|(?:^|[.,;:!?]\s+)\s*(?:(?:and|so|but|please|then)\s+)?(?:can|could|may|must|should|shall|will|would|is|are|was|were|do|does|did|has|have)\b"
+                         r"(?!\s+you\s+(?:please\s+)?(?:tell|explain|describe|let|give|say|list|show)\b)",
                          re.IGNORECASE)
 
 # A question that asks what something costs is answered by an amount of money, not by the nearest figure.
@@ -411,6 +418,36 @@ def dates_supported(answer: str, question: str, contexts: Sequence[str]) -> bool
                for year, month, day in wanted)
 
 
+# A time of day: "10:00 p.m.", "7 am", "22:10".
+_CLOCK_TIME = re.compile(r"(?<![\d.:])(\d{1,2})(?::(\d{2}))?\s*([ap])\.?\s?m\b|(?<![\d.:])(\d{1,2}):(\d{2})(?![\d.:])", re.IGNORECASE)
+
+
+def _clock_times(text: str, as_written: bool) -> set[int]:
+    """The times of day `text` writes, as minutes after midnight: with a.m. or p.m., or on a 24-hour clock;
+    `as_written` False also reads "7:00" as 19:00, the way a passage may leave the half of the day to its reader."""
+    found = set()
+    for hour, minute, half, hour24, minute24 in _CLOCK_TIME.findall(text):
+        hour, minute = int(hour or hour24), int(minute or minute24 or 0)
+        if hour > 23 or minute > 59 or (half and not 1 <= hour <= 12):
+            continue
+        if half:
+            found.add((hour % 12 + (12 if half.lower() == "p" else 0)) * 60 + minute)
+        else:
+            found.add(hour * 60 + minute)
+            if not as_written and hour < 12:
+                found.add((hour + 12) * 60 + minute)
+    return found
+
+
+def clock_times_supported(answer: str, question: str, contexts: Sequence[str]) -> bool:
+    """Whether each time of day the answer gives with a.m. or p.m. is one the passages (or the question) give: "7:00
+    p.m." where they say "7:00 a.m." and "10:00 p.m." is a time no passage gives, though its figures are all there."""
+    wanted = {t for t in _clock_times(CITATION.sub(" ", answer), as_written=True)}
+    if not wanted or not re.search(r"\d\s*[ap]\.?\s?m\b", answer, re.IGNORECASE):
+        return True
+    return wanted <= _clock_times(" ".join(contexts) + " " + question, as_written=False)
+
+
 def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bool:
     """Whether every figure of the answer is one the passages give (or the question asks about), with a unit
     they give it with: "200 V" over "120–550 V" fails, as do "1260 元" over "1260 kg", "8 公里" over 八小时,
@@ -433,7 +470,7 @@ def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bo
                 return False
         elif not units_agree(units - {""}, known):
             return False
-    return dates_supported(answer, question, contexts)
+    return dates_supported(answer, question, contexts) and clock_times_supported(answer, question, contexts)
 
 
 def citing_what_gives_its_figures(answer: str, question: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
@@ -516,13 +553,14 @@ def superscripts_restored(answer: str, contexts: Sequence[str]) -> str:
     return _UNIT_WITHOUT_POWER.sub(restored, answer)
 
 
-def passage_sentences(passage: str, rows_apart: bool = True) -> list[str]:
+def passage_sentences(passage: str, rows_apart: bool = True, clauses_apart: bool = True) -> list[str]:
     """The passage's sentences and paragraph-separated lines (a heading), lines wrapped inside a sentence (PDF,
-    HTML) joined up; table rows ("cell | cell") each on its own, or with `rows_apart` False the table as one."""
+    HTML) joined up; table rows ("cell | cell") each on its own, or with `rows_apart` False the table as one; the
+    clauses of a sentence that a semicolon joins each on its own, or with `clauses_apart` False together."""
     joins = r"(?<!\n)(?<!\|)\n(?!\n)(?![^\n]*\|)" if rows_apart else r"(?<!\n)\n(?!\n)"
     text = re.sub(joins, " ", passage)
     sentences: list[str] = []
-    for piece in _SENTENCE_END.split(text):
+    for piece in (_SENTENCE_END if clauses_apart else _FULL_SENTENCE_END).split(text):
         piece = piece.strip()
         if piece and sentences and _SECTION_NUMBER.fullmatch(sentences[-1]):
             # "7. Training and review" is a heading, not the sentence "7." (which would give the figure 7).

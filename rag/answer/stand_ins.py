@@ -72,6 +72,8 @@ _BULLET = re.compile(r"^\s*[-*•·]\s+(?=\S)")
 # A numbered or bulleted first line of a one-line reply ("1. 98 kg"): the marker is not part of the answer.
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)、]|[*•])\s+(?=\S)")
 _SPACES = re.compile(r"\s+")
+# Where a clause of a sentence ends: a comma, a colon.
+_CLAUSE_END = re.compile(r"[，,:：]\s*")
 
 
 # Relatedness: (question, sentences) -> the highest cosine between the question and one of the sentences in
@@ -140,7 +142,7 @@ class StandIns:
             return self._code_line(asked, relevant) or (not confident and self._closest_sentence(asked, relevant)) or text
         if self._holds_up(text, asked, contexts):
             return self._row_asked(text, asked, relevant) or self._sentence_asked(text, asked, relevant) \
-                or self._unit_restored(text, asked, relevant) \
+                or self._clause_asked(text, asked, relevant) or self._unit_restored(text, asked, relevant) \
                 or self._alternatives_kept(text, relevant) or self._range_kept(text, asked, relevant) \
                 or self._sibling_corrected(text, asked, relevant)
         return self._figure_given_whole(text, asked, relevant, contexts) \
@@ -253,6 +255,30 @@ class StandIns:
         if rows[best][1] in own or scores[best] - own_best < ROW_MARGIN:
             return ""
         return _quoted(rows[best][1], rows[best][0])
+
+    def _clause_asked(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a one-figure reply read off the wrong clause of a sentence that gives several ("15天" to "发车前多久就不能
+        进站检票了？", from "车票预售期为15天，列车开车前25分钟停止售票，开车前5分钟停止检票"): where the figure's own clause
+        shares nothing of the question, the one clause of that sentence that shares most of it and gives the same
+        quantity; "" otherwise."""
+        reply = CITATION.sub("", text).strip(" .。")
+        figures = figure_units(reply)
+        if len(figures) != 1 or len(reply) > SHORT_REPLY_CHARS:
+            return ""
+        value, answer_units = next(iter(figures.items()))
+        giving = {(number, sentence) for number, sentence in numbered_sentences(relevant) if value in figure_units(sentence)}
+        if len({sentence for _, sentence in giving}) != 1:
+            return ""
+        number, sentence = min(giving)
+        clauses = [c.strip() for c in _CLAUSE_END.split(sentence) if c.strip()]
+        own = [c for c in clauses if value in figure_units(c)]
+        if len(own) != 1 or self._shared_content(asked, own[0]):
+            return ""
+        scored = [(self._shared_content(asked, c), c) for c in clauses if c is not own[0] and gives_what_is_asked(c, asked)
+                  and any(same_quantity(answer_units - {""}, units - {""}) for units in figure_units(c).values())]
+        most = max((shared for shared, _ in scored), default=0)
+        best = [c for shared, c in scored if shared == most]
+        return _quoted(best[0], number) if most and len(best) == 1 else ""
 
     def _unit_restored(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
         """For a bare figure ("16 [1]") that the passages give with a unit ("16 hours of safety induction"): the
@@ -469,6 +495,8 @@ class StandIns:
         word and its part counting once."""
         code_parts = {t for code in self._codes(asked) for t in self._terms(code)}
         wanted = set(self._terms(asked)) - self._not_content(asked) - code_parts
+        # With the words the passages write for the question's (国庆节 is a regulation's 法定节假日).
+        wanted |= self.answerability.words_held_for(sorted(wanted))
         words = outermost_terms(wanted & set(self._terms(sentence)))
         # In Chinese, a rare character pair counts as a place where the segmenter cut a word otherwise (承重墙 /
         # 承重结构: "私自拆了承重墙，个人会被罚多少？" shares 承重 with the article on load-bearing walls only).
@@ -565,7 +593,8 @@ class StandIns:
                 candidates.append((number, sentence, shared))
         # The sentence a yes or a no rests on shares the most of the question; meaning decides among those.
         most = max((shared for _, _, shared in candidates), default=0)
-        return self._closest(asked, [c for c in candidates if c[2] == most])
+        grounds = self._closest(asked, [c for c in candidates if c[2] == most])
+        return _with_its_other_clauses(grounds, relevant) if grounds else ""
 
     def _closest_sentence(self, asked: str, relevant: Sequence[Hit]) -> str:
         """The passage sentence closest in meaning to the question (`sentence_scores`; else the one sharing
@@ -619,6 +648,23 @@ def _one_sentence_answering(found: set[tuple[int, str]], asked: str) -> str:
     if sentence.startswith("#") or not gives_what_is_asked(sentence, asked):
         return ""
     return _quoted(sentence, number)
+
+
+def _with_its_other_clauses(quoted: str, relevant: Sequence[Hit]) -> str:
+    """A quoted clause with the clauses its sentence joins to it by semicolons, where the whole sentence is no
+    longer than ALTERNATIVES_SENTENCE_CHARS: the grounds of a yes or a no keep the rule's exception ("…no fire of
+    any kind may be lit, including in fire pits; propane barbecues remain permitted" to "can I still use my gas
+    grill?")."""
+    cited = CITATION.findall(quoted)
+    clause = CITATION.sub("", quoted).strip()
+    if not cited or not 0 < int(cited[-1]) <= len(relevant):
+        return quoted
+    number = int(cited[-1])
+    for sentence in passage_sentences(document_for_prompt(relevant[number - 1].chunk.text), clauses_apart=False):
+        if clause.rstrip(";；,，:：") in sentence and sentence.rstrip("。.") != clause.rstrip("。.") \
+                and len(sentence) <= ALTERNATIVES_SENTENCE_CHARS and not sentence.startswith("#"):
+            return _quoted(sentence, number)
+    return quoted
 
 
 def _quoted(sentence: str, number: int) -> str:
