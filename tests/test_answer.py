@@ -1011,3 +1011,44 @@ def test_a_sentence_holding_the_questions_words_stands_in_only_where_it_gives_wh
         "sw5k.md": "# SunWave SW-5K\n\nMaximum DC input voltage | 600 V\n\nRated AC output power | 5000 W\n\n"
                    "Operating temperature | −25 °C to +60 °C\n"})
     assert "600 V" not in stand_ins.corrected("200 V", question, hits, contexts, confident=True)
+
+
+def test_a_yes_or_no_after_a_condition_rests_on_the_whole_rule_with_its_exception(make_kb, tmp_path):
+    """"If the fire danger sign says Extreme, can I still use my gas grill?" asks yes or no after a condition; the
+    rule it rests on keeps the clause after its semicolon, the exception that answers."""
+    from rag.answer.checks import ASKS_YES_NO
+
+    question = "If the fire danger sign says Extreme, can I still use my gas grill?"
+    assert ASKS_YES_NO.search(question) and ASKS_YES_NO.search("I have four dogs. Can I walk them all together?")
+    assert not ASKS_YES_NO.search("Could you tell me by what time the music has to stop?")
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "bylaw.md": "# Fires\n\n10. Open fires are prohibited in parks.\n\n11. When the fire danger rating posted at the "
+                    "entrance is \"High\" or \"Extreme\", no fire of any kind may be lit, including in fire pits; propane "
+                    "barbecues remain permitted.\n\n12. Hot coals must be extinguished with water.\n"})
+    shown = stand_ins.corrected("No", question, hits, contexts, confident=True)
+    assert "no fire of any kind" in shown and "propane barbecues remain permitted" in shown, shown
+
+
+def test_a_time_of_day_must_be_given_in_its_half_of_the_day():
+    """"7:00 p.m." over passages saying "7:00 a.m." and "10:00 p.m.": each figure is there, the time is not."""
+    from rag.answer.checks import clock_times_supported, figures_supported
+
+    rules = ["Quiet hours are from 10:00 p.m. to 7:00 a.m. Amplified sound at a permitted event must end by 10:00 p.m."]
+    question = "By what time does the music have to stop?"
+    assert not figures_supported("The music has to stop at 7:00 p.m. [1]", question, rules)
+    assert figures_supported("By 10 pm [1]", question, rules) and clock_times_supported("at 22:00", question, rules)
+    assert clock_times_supported("The last train leaves at 10:10 p.m.", "When is the last train?", ["末班车22:10从云溪站发车"])
+    assert not clock_times_supported("at 10:10 a.m.", "When is the last train?", ["末班车22:10从云溪站发车"])
+
+
+def test_a_figure_off_the_wrong_clause_gives_way_to_the_clause_asked(make_kb, tmp_path):
+    """"15天" (the booking window) to a question about when the gates close: the clause of the same sentence that
+    shares the question (检票) and gives a span of time stands in."""
+    question = "发车前多久就不能进站检票了？"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "news.md": "# 城际铁路开通\n\n全线实行电子客票。铁路部门提醒，车票预售期为15天，列车开车前25分钟停止售票，开车前5分钟停止检票。\n\n"
+                   "全线共设7座车站。\n"})
+    shown = stand_ins.corrected("15天", question, hits, contexts, confident=True)
+    assert shown.startswith("开车前5分钟停止检票"), shown
+    # A figure whose own clause shares the question stays.
+    assert stand_ins.corrected("5分钟", question, hits, contexts, confident=True) == "5分钟"
