@@ -72,8 +72,8 @@ _BULLET = re.compile(r"^\s*[-*•·]\s+(?=\S)")
 # A numbered or bulleted first line of a one-line reply ("1. 98 kg"): the marker is not part of the answer.
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)、]|[*•])\s+(?=\S)")
 _SPACES = re.compile(r"\s+")
-# Where a clause of a sentence ends: a comma, a colon.
-_CLAUSE_END = re.compile(r"[，,:：]\s*")
+# Where a clause of a sentence ends: a comma (a colon joins a label to its value: "额定扬程：45 m").
+_CLAUSE_END = re.compile(r"[，,]\s*")
 
 
 # Relatedness: (question, sentences) -> the highest cosine between the question and one of the sentences in
