@@ -1052,3 +1052,19 @@ def test_a_figure_off_the_wrong_clause_gives_way_to_the_clause_asked(make_kb, tm
     assert shown.startswith("开车前5分钟停止检票"), shown
     # A figure whose own clause shares the question stays.
     assert stand_ins.corrected("5分钟", question, hits, contexts, confident=True) == "5分钟"
+
+
+def test_a_yes_or_no_rests_on_the_sentence_stating_what_holds_and_a_bylaws_number_is_no_range(make_kb, tmp_path):
+    """"If I cancel my shelter booking three weeks early, do I get my money back?" answered "No.": the sentence
+    sharing the cancelling and the booking says what holds without a word of polarity, and is the grounds, not
+    the shelter's fee (which shares the shelter and says "may"). A figure of "Bylaw No. 2023-14" is no range's end."""
+    question = "If I cancel my shelter booking three weeks early, do I get my money back?"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "bylaw.md": "# Lakeside County Parks Bylaw No. 2023-14\n\n25. A picnic shelter may be reserved for a fee of $45 for a "
+                    "half day or $80 for a full day.\n\n26. A reservation cancelled at least 14 days before the booked "
+                    "date is refunded in full less a $10 administration fee.\n\n14. No person may occupy a campsite for "
+                    "more than 14 consecutive nights.\n"})
+    shown = stand_ins.corrected("No.", question, hits, contexts, confident=False)
+    assert "refunded in full" in shown, shown
+    asked = "How many nights can I stay?"
+    assert "2023-14" not in stand_ins.corrected("14", asked, hits, contexts, confident=False)

@@ -419,7 +419,8 @@ class StandIns:
                 continue
             digits = as_digits(sentence)
             if not bounds:
-                if any(value in (m.group(1), m.group(2)) and m.group(1) != m.group(2) for m in _RANGE.finditer(digits)):
+                # A range rises: "No. 2023-14" is a bylaw's number, not a range from 2023 down to 14.
+                if any(value in (m.group(1), m.group(2)) and float(m.group(1)) < float(m.group(2)) for m in _RANGE.finditer(digits)):
                     found.add((number, sentence))
             elif len(bounds) == 1 and value in (units_here := figure_units(digits)):
                 # The bound in the reply's unit, where the reply's figure is not itself the bound ("最大出口压力：0.8
@@ -589,7 +590,10 @@ class StandIns:
         for number, sentence in numbered_sentences(relevant):
             sentence_terms = set(self._terms(sentence))
             shared = len(outermost_terms(specific & sentence_terms))
-            if shared and len(sentence_terms) > shared + 1 and not sentence.startswith("#") and _POLARITY.search(sentence):
+            # A sentence saying whether (a word of polarity), or one sharing two places of the question that states
+            # what holds ("A reservation cancelled at least 14 days before the booked date is refunded in full…").
+            if shared and len(sentence_terms) > shared + 1 and not sentence.startswith("#") \
+                    and (_POLARITY.search(sentence) or shared >= MIN_SPECIFIC_SHARED):
                 candidates.append((number, sentence, shared))
         # The sentence a yes or a no rests on shares the most of the question; meaning decides among those.
         most = max((shared for _, _, shared in candidates), default=0)
