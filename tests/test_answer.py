@@ -1068,3 +1068,15 @@ def test_a_yes_or_no_rests_on_the_sentence_stating_what_holds_and_a_bylaws_numbe
     assert "refunded in full" in shown, shown
     asked = "How many nights can I stay?"
     assert "2023-14" not in stand_ins.corrected("14", asked, hits, contexts, confident=False)
+
+
+def test_a_clause_standing_in_for_what_to_do_comes_with_the_rest_of_its_sentence(make_kb, tmp_path):
+    """"早上突然生病，来不及提前请假怎么办？": the rule's first clause (apply three working days ahead) is not what to do;
+    the clause after its semicolon is, and comes with it. A figure asked for is still answered by its clause alone."""
+    question = "早上突然生病，来不及提前请假怎么办？"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "policy.md": "# 请假程序\n\n第十九条 员工请假应至少提前3个工作日通过系统提交申请；因突发疾病等紧急情况不能事先申请的，"
+                     "应在当天上午10:00前电话告知直接上级，并在返岗后2个工作日内补办手续。\n\n"
+                     "第二十一条 请假期满需要续假的，应在假期结束前重新提交申请。\n"})
+    shown = stand_ins.corrected("请假期满需要续假的，应在假期结束前重新提交申请。", question, hits, contexts, confident=False)
+    assert "提前3个工作日" in shown and "电话告知直接上级" in shown, shown

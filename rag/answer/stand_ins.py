@@ -129,7 +129,17 @@ class StandIns:
         """What to show for the model's reply, in both bands: for its own refusal, the line of the one code
         asked about (uncertain: else the passage sentence that answers); for an answer that holds up, the row,
         sentence or code line asked about where it read another; for one that fails a check, the passage
-        sentence that answers. "" for a failed answer nothing stands in for."""
+        sentence that answers. "" for a failed answer nothing stands in for.
+
+        A clause standing in for a question that asks no figure comes with the clauses its sentence joins to it by
+        semicolons: what to do comes with its exception ("员工请假应至少提前3个工作日…申请；因突发疾病等紧急情况不能
+        事先申请的，应在当天上午10:00前电话告知直接上级…" to "早上突然生病，来不及提前请假怎么办？")."""
+        shown = self._corrected(text, asked, relevant, contexts, confident)
+        if shown and shown != text and not asks_for_figure(asked):
+            return _with_its_other_clauses(shown, relevant)
+        return shown
+
+    def _corrected(self, text: str, asked: str, relevant: Sequence[Hit], contexts: Sequence[str], confident: bool) -> str:
         if ASKS_YES_NO.search(asked) and (_bare_polar(text) or self._polar_echo(text, asked)):
             grounds = self._grounds(asked, relevant)
             if grounds:
@@ -598,7 +608,7 @@ class StandIns:
         # The sentence a yes or a no rests on shares the most of the question; meaning decides among those.
         most = max((shared for _, _, shared in candidates), default=0)
         grounds = self._closest(asked, [c for c in candidates if c[2] == most])
-        return _with_its_other_clauses(grounds, relevant) if grounds else ""
+        return _with_its_other_clauses(grounds, relevant) if grounds else ""  # also where a figure is asked
 
     def _closest_sentence(self, asked: str, relevant: Sequence[Hit]) -> str:
         """The passage sentence closest in meaning to the question (`sentence_scores`; else the one sharing
