@@ -1080,3 +1080,14 @@ def test_a_clause_standing_in_for_what_to_do_comes_with_the_rest_of_its_sentence
                      "第二十一条 请假期满需要续假的，应在假期结束前重新提交申请。\n"})
     shown = stand_ins.corrected("请假期满需要续假的，应在假期结束前重新提交申请。", question, hits, contexts, confident=False)
     assert "提前3个工作日" in shown and "电话告知直接上级" in shown, shown
+
+
+def test_a_count_of_the_things_asked_about_stands_in_for_a_figure_the_passages_do_not_give(make_kb, tmp_path):
+    """"沿线一共有几个站？" answered "128站" (the line's length in km, as stations): the one sentence counting 车站
+    stands in; a count the passages give for no such thing leaves the refusal."""
+    question = "沿线一共有几个站？"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "news.md": "# 城际铁路开通\n\n铁路全长128公里，设计时速250公里，全线共设青川东、柳塘、石门、云溪7座车站。\n\n"
+                   "开通初期每天开行列车24对。\n"})
+    assert "7座车站" in stand_ins.corrected("128站", question, hits, contexts, confident=True)
+    assert stand_ins.corrected("128站", "沿线一共有几座桥？", hits, contexts, confident=True) == ""

@@ -261,7 +261,7 @@ _BARE_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w.,%°℃\u4e00-\u9fff
 # "How many cups…" asks a count of cups: an answer giving only amounts of a measure (10 minutes, 2 litres, £5) counts
 # something else. Not where the question counts a measure itself (how many hours, how many litres).
 _ASKS_COUNT_EN = re.compile(r"\bhow many ([a-z]+)", re.IGNORECASE)
-_MEASURE_UNITS_EN = frozenset("""s sec secs second seconds min mins minute minutes h hr hrs hour hours day days week weeks month
+MEASURE_UNITS_EN = frozenset("""s sec secs second seconds min mins minute minutes h hr hrs hour hours day days week weeks month
     months year years mm cm m km metre metres meter meters inch inches ft foot feet mile miles g kg t tonne tonnes ton tons lb
     lbs ml l litre litres liter liters gal gallon gallons w kw v a mah kwh % °c °f ℃ bar psi pa kpa mpa db hz gram grams
     kilogram kilograms kilo kilos pound pounds ounce ounces oz millilitre millilitres milliliter milliliters centimetre
@@ -274,7 +274,7 @@ def count_given(answer: str, question: str, contexts: Sequence[str]) -> bool:
     """For "how many cups…", whether the answer's bare figures ("10") are counts somewhere in the passages, not
     only amounts of a measure ("at least 10 minutes", "8–10 g"); True for any other question or answer."""
     counted = _ASKS_COUNT_EN.search(question)
-    if not counted or counted.group(1).lower() in _MEASURE_UNITS_EN:
+    if not counted or counted.group(1).lower() in MEASURE_UNITS_EN:
         return True
     bare = [f for f, units in figure_units(CITATION.sub(" ", answer)).items() if units == {""}]
     if not bare:
@@ -283,14 +283,14 @@ def count_given(answer: str, question: str, contexts: Sequence[str]) -> bool:
     for context in contexts:
         for figure, units in figure_units(context).items():
             given.setdefault(figure, set()).update(units)
-    return all(f not in given or not given[f] <= _MEASURE_UNITS_EN for f in bare)
+    return all(f not in given or not given[f] <= MEASURE_UNITS_EN for f in bare)
 
 
 def _counts_what_is_counted(answer: str, question: str) -> bool:
     counted = _ASKS_COUNT_EN.search(question)
-    if counted and counted.group(1).lower() not in _MEASURE_UNITS_EN:
+    if counted and counted.group(1).lower() not in MEASURE_UNITS_EN:
         figures = figure_units(CITATION.sub(" ", answer))
-        if figures and all(units and units <= _MEASURE_UNITS_EN for units in figures.values()):
+        if figures and all(units and units <= MEASURE_UNITS_EN for units in figures.values()):
             return False
     asked = _ASKS_COUNT_OF.search(question)
     if not asked:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-from rag.answer.checks import (ASKS_YES_NO, CITATION, as_digits, count_given, HEADING as _HEADING, QUANTITY, asks_for_figure, figure_units, figures_supported,
+from rag.answer.checks import (ASKS_YES_NO, CITATION, MEASURE_UNITS_EN, as_digits, count_given, HEADING as _HEADING, QUANTITY, asks_for_figure, figure_units, figures_supported,
                                gives_what_is_asked, is_refusal, kind_answered, names_a_section, numbered_sentences, passage_sentences,
                                outermost_terms, physical_amount_asked, quote_for, same_quantity, section_title, shared_places,
                                source_sentences, units_agree)
@@ -72,6 +72,10 @@ _BULLET = re.compile(r"^\s*[-*•·]\s+(?=\S)")
 # A numbered or bulleted first line of a one-line reply ("1. 98 kg"): the marker is not part of the answer.
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)、]|[*•])\s+(?=\S)")
 _SPACES = re.compile(r"\s+")
+# A question counting things ("沿线一共有几个站？", "这个小区有多少栋楼？", "How many dogs…"): the things counted.
+_COUNTED_ZH = re.compile(r"(?:多少|几)\s*[个座栋幢所处台套部辆层家间户张条件项棵株只头架艘颗粒片瓶袋箱包份篇本门名位]?\s*"
+                         r"([\u4e00-\u9fff]{1,2}?)(?=[呢吗啊呀了？?，,。\s]|$|[可能会要需在有是才就都也还])")
+_COUNTED_EN = re.compile(r"\bhow many ([a-z]+)", re.IGNORECASE)
 # Where a clause of a sentence ends: a comma (a colon joins a label to its value: "额定扬程：45 m").
 _CLAUSE_END = re.compile(r"[，,]\s*")
 
@@ -149,7 +153,8 @@ class StandIns:
             # passage ("send any power out after the first start" over "select the country grid code during first
             # start-up"); a sentence sharing two specific places of the question and giving what it asks answers.
             # Confident: the passages match the question's words, and the model's refusal is a near-miss's.
-            return self._code_line(asked, relevant) or (not confident and self._closest_sentence(asked, relevant)) or text
+            return self._code_line(asked, relevant) or (not confident and (self._closest_sentence(asked, relevant)
+                                                                            or self._count_of_what_is_counted(asked, relevant))) or text
         if self._holds_up(text, asked, contexts):
             return self._row_asked(text, asked, relevant) or self._sentence_asked(text, asked, relevant) \
                 or self._clause_asked(text, asked, relevant) or self._unit_restored(text, asked, relevant) \
@@ -159,7 +164,7 @@ class StandIns:
             or self._sentence_cut_short(text, asked, relevant) or self._under_section_named(text, asked, relevant) \
             or self._quote_answering(asked, relevant) \
             or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant) \
-            or self._only_amount_asked(text, asked, relevant)
+            or self._only_amount_asked(text, asked, relevant) or self._count_of_what_is_counted(asked, relevant)
 
     def _polar_echo(self, text: str, asked: str) -> bool:
         """Whether the reply is a yes or a no in the question's own words ("Yes, you can clean the portafilter in
@@ -289,6 +294,23 @@ class StandIns:
         most = max((shared for shared, _ in scored), default=0)
         best = [c for shared, c in scored if shared == most]
         return _quoted(best[0], number) if most and len(best) == 1 else ""
+
+    def _count_of_what_is_counted(self, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a question counting things ("沿线一共有几个站？"): the one passage sentence that gives a count of
+        them ("全线共设…7座车站": a figure, a measure word and at most two characters or one word before the thing
+        counted); "" where none does, or several sentences do."""
+        zh = _COUNTED_ZH.search(asked)
+        en = None if zh else _COUNTED_EN.search(asked)
+        if zh:
+            counted = re.compile(rf"\d[\d.]*\s*[\u4e00-\u9fff]?[\u4e00-\u9fff]{{0,2}}?{re.escape(zh.group(1))}")
+        elif en and en.group(1).lower() not in MEASURE_UNITS_EN:
+            thing = re.escape(en.group(1).lower().rstrip("s"))
+            counted = re.compile(rf"\b\d[\d.,]*\s+(?:[a-z-]+\s+)?{thing}s?\b", re.IGNORECASE)
+        else:
+            return ""
+        found = {(number, sentence) for number, sentence in numbered_sentences(relevant)
+                 if counted.search(as_digits(sentence)) and not sentence.startswith("#")}
+        return _one_sentence_answering(found, asked)
 
     def _unit_restored(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
         """For a bare figure ("16 [1]") that the passages give with a unit ("16 hours of safety induction"): the
