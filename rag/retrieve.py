@@ -13,7 +13,7 @@ import numpy as np
 from ingest.embed import CHINESE_TEXT_RATIO, Embedder
 from rag.errors import QuestionError
 from rag.store import ChunkRecord, KnowledgeBaseStore
-from rag.synonyms import ASKED_ATTRIBUTES, EVERYDAY_WORDS, Thesaurus, other_words
+from rag.synonyms import ASKED_ATTRIBUTES, EVERYDAY_WORDS, Thesaurus, everyday_words_in, other_words
 from rag.text import GRAM_MARK, KeywordTokenizer, cjk_ratio, contains_cjk, separated_words, written_apart
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ class Retriever:
         if contains_cjk(question):
             # 停一天车 is tokenized 停 / 一天 / 车: the word the passages hold (停车费 -> 停车) is searched for too.
             held_apart = separated_words(self.tokenizer.normalise(question), self.store.has_term)
-            terms += [w for w in held_apart if w not in terms]
+            terms += [w for w in held_apart + everyday_words_in(self.tokenizer.normalise(question)) if w not in terms]
         grams = self.tokenizer.grams(question, self.tokenizer.filler_terms)
         synonyms = self.synonyms_held(terms)
         searched = terms + [s for held in synonyms.values() for s in held]

@@ -48,6 +48,8 @@ EVERYDAY_WORDS: dict[str, tuple[str, ...]] = {
     "睡觉": ("睡眠",), "平时": ("工作日",),
     **{holiday: ("法定节假日", "法定休假日", "节假日") for holiday in ("国庆节", "国庆", "春节", "元旦", "劳动节", "五一", "中秋节", "端午节", "清明节")},
     "people": ("persons",),
+    "最晚一班": ("末班车", "末班"), "最后一班": ("末班车", "末班"), "第一班": ("首班车", "首班"), "最早一班": ("首班车", "首班"),
+    "花了多少钱": ("总投资", "投资", "耗资", "花费"), "花多少钱": ("总投资", "投资", "耗资", "花费", "费用"),
     "ring": ("call",), "helpline": ("hotline", "support line"), "kid": ("child",), "kids": ("children",),
     "boss": ("employer",), "sacked": ("dismissed",), "fix": ("repair",), "mend": ("repair",),
 }
@@ -66,6 +68,15 @@ def other_words(word: str) -> tuple[str, ...]:
         # jieba glues a verb to the ask word after it: 放多远 is 放 + 多远, 有多重 有 + 多重.
         asked = ASKED_ATTRIBUTES[word[-2:]]
     return asked + EVERYDAY_WORDS.get(word, ())
+
+
+_CHINESE_EVERYDAY_WORDS = tuple(w for w in EVERYDAY_WORDS if all("\u4e00" <= c <= "\u9fff" for c in w))
+
+
+def everyday_words_in(text: str) -> list[str]:
+    """The Chinese everyday words of `EVERYDAY_WORDS` that `text` writes, found as written: jieba cuts some of
+    them apart (年假 -> 年 / 假, 最晚一班 -> 最 / 晚 / 一班), and a cut word is never looked up."""
+    return [w for w in _CHINESE_EVERYDAY_WORDS if w in text]
 
 
 class Thesaurus(Protocol):

@@ -139,6 +139,19 @@ def test_a_separable_chinese_word_said_with_a_count_inside_finds_the_passage_hol
     assert hits["parking.md"].term_coverage > hits["tickets.md"].term_coverage, hits
 
 
+def test_an_everyday_word_jieba_cuts_apart_is_still_looked_up(make_kb, tmp_path):
+    """jieba cuts 最晚一班 into 最 / 晚 / 一班 and 年假 into 年 / 假, so the words a timetable or a policy writes for them
+    (末班车, 年休假) were never searched for: "从云溪回青川最晚一班几点走？" ranked the journey-time sentence first."""
+    from rag.synonyms import everyday_words_in
+
+    assert everyday_words_in("从云溪回青川最晚一班几点走？") == ["最晚一班"] and "年假" in everyday_words_in("一年能休几天年假？")
+    kb = _kb_of(make_kb, tmp_path / "rail", {
+        "times.md": "开通初期每天开行24对，首班车6时30分从青川东站发车，末班车22时10分从云溪站发车。",
+        "journey.md": "青川东至云溪间，站站停列车运行时间约55分钟，直达列车最快38分钟。"})
+    hits = kb.search("从云溪回青川最晚一班几点走？", 2)
+    assert Path(hits[0].chunk.source).name == "times.md", hits
+
+
 def test_a_chinese_question_in_everyday_words_finds_the_formal_passage_through_synonyms(make_kb, tmp_path):
     """A dog owner asks about 狗, the regulation writes 犬 and 犬只: no word or pair is shared, so the passage had
     no coverage and the question was refused before the model. Cilin's synonym group holds 狗 and 犬."""

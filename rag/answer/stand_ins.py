@@ -15,6 +15,7 @@ from rag.answerable import AnswerabilityCheck
 from rag.prompt import display_source
 from rag.retrieve import Hit
 from rag.sanitize import document_for_prompt
+from rag.synonyms import everyday_words_in
 from rag.text import code_family
 
 # A small model that cannot find the answer may copy a document block, starting with its header as the
@@ -527,7 +528,7 @@ class StandIns:
         """How many of the question's content words (codes, their parts and names aside) `sentence` holds, a
         word and its part counting once."""
         code_parts = {t for code in self._codes(asked) for t in self._terms(code)}
-        wanted = set(self._terms(asked)) - self._not_content(asked) - code_parts
+        wanted = (set(self._terms(asked)) | set(everyday_words_in(asked))) - self._not_content(asked) - code_parts
         # With the words the passages write for the question's (国庆节 is a regulation's 法定节假日).
         wanted |= self.answerability.words_held_for(sorted(wanted))
         words = outermost_terms(wanted & set(self._terms(sentence)))
@@ -548,7 +549,7 @@ class StandIns:
     def _specific_terms(self, asked: str) -> set[str]:
         """The question's specific terms, and the specific words the passages write for its words no chunk holds
         (周末 is a law's 休息日: the sentence saying 休息日不得施工 shares it)."""
-        content = set(self._terms(asked)) - self._not_content(asked)
+        content = (set(self._terms(asked)) | set(everyday_words_in(asked))) - self._not_content(asked)
         return self.answerability.specific_terms(sorted(content | self.answerability.words_held_for(sorted(content))))
 
     def _closest(self, asked: str, candidates: Sequence[tuple[int, str, int]]) -> str:
