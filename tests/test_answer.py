@@ -987,6 +987,10 @@ def test_how_many_of_a_thing_is_not_answered_by_an_amount_of_a_measure():
     passages = ["Place cups on the tray at least 10 minutes before use.", "Use 8–10 g of coffee."]
     assert not count_given("10", question, passages)
     assert count_given("10", question, ["It holds 10 cups."])
+    # The measure may stand a word on: "14", read off "14 consecutive nights", counts no people.
+    stays = ["No person may occupy a campsite for more than 14 consecutive nights.", "Cancel at least 14 days before."]
+    assert not count_given("14", "How many people can share one campsite?", stays)
+    assert count_given("14", "How many people can share one campsite?", stays + ["Up to 14 registered guests."])
     assert kind_answered("The boat can carry up to 120 passengers.", "How many people can the boat take?")
     assert kind_answered("3 hours", "How many hours does the battery last?")
     assert kind_answered("15 g", "How many grams of lubricant go into each bearing?")

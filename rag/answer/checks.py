@@ -261,7 +261,7 @@ _BARE_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w.,%°℃\u4e00-\u9fff
 # "How many cups…" asks a count of cups: an answer giving only amounts of a measure (10 minutes, 2 litres, £5) counts
 # something else. Not where the question counts a measure itself (how many hours, how many litres).
 _ASKS_COUNT_EN = re.compile(r"\bhow many ([a-z]+)", re.IGNORECASE)
-MEASURE_UNITS_EN = frozenset("""s sec secs second seconds min mins minute minutes h hr hrs hour hours day days week weeks month
+MEASURE_UNITS_EN = frozenset("""s sec secs second seconds min mins minute minutes h hr hrs hour hours day days night nights week weeks month
     months year years mm cm m km metre metres meter meters inch inches ft foot feet mile miles g kg t tonne tonnes ton tons lb
     lbs ml l litre litres liter liters gal gallon gallons w kw v a mah kwh % °c °f ℃ bar psi pa kpa mpa db hz gram grams
     kilogram kilograms kilo kilos pound pounds ounce ounces oz millilitre millilitres milliliter milliliters centimetre
@@ -283,7 +283,16 @@ def count_given(answer: str, question: str, contexts: Sequence[str]) -> bool:
     for context in contexts:
         for figure, units in figure_units(context).items():
             given.setdefault(figure, set()).update(units)
+        # A measure one word on ("14 consecutive nights", "2 full days") is the figure's unit too.
+        for figure, first, second in _FIGURE_TWO_WORDS.findall(as_digits(context)):
+            if first.lower() not in MEASURE_UNITS_EN and second.lower() in MEASURE_UNITS_EN:
+                units = given.setdefault(figure.replace(",", ""), set())
+                units.discard(first.lower())
+                units.add(second.lower())
     return all(f not in given or not given[f] <= MEASURE_UNITS_EN for f in bare)
+
+
+_FIGURE_TWO_WORDS = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)\s+([A-Za-z]+)\s+([A-Za-z]+)")
 
 
 def _counts_what_is_counted(answer: str, question: str) -> bool:
