@@ -278,10 +278,10 @@ class StandIns:
         shares nothing of the question, the one clause of that sentence that shares most of it and gives the same
         quantity; "" otherwise."""
         reply = CITATION.sub("", text).strip(" .。")
-        figures = figure_units(reply)
-        if len(figures) != 1 or len(reply) > SHORT_REPLY_CHARS:
+        figure = _one_figure(reply)
+        if figure is None:
             return ""
-        value, answer_units = next(iter(figures.items()))
+        value, answer_units = figure
         giving = {(number, sentence) for number, sentence in numbered_sentences(relevant) if value in figure_units(sentence)}
         if len({sentence for _, sentence in giving}) != 1:
             return ""
@@ -329,10 +329,10 @@ class StandIns:
         over "The restoration cost £4.2 million"; "20" over "停车费每天20元"): the one passage sentence giving that
         figure, where the sentence gives what is asked and is about the question; "" otherwise."""
         reply = CITATION.sub("", text).strip(" .。")
-        figures = figure_units(reply)
-        if len(figures) != 1 or len(reply) > SHORT_REPLY_CHARS:
+        figure = _one_figure(reply)
+        if figure is None:
             return ""
-        value, answer_units = next(iter(figures.items()))
+        value, answer_units = figure
         # A figure without a unit of its own ("20", "4.2 million"): a reply giving one ("10米" to how long, "每 3
         # 个月") gave a figure of its own choosing, not a form of the passage's.
         if answer_units - {""} - _MULTIPLIERS:
@@ -440,11 +440,10 @@ class StandIns:
         A range's end (16–18, 八时至十二时, 5万元以上10万元以下) is cut off unless the question asks for that end
         (最多, "at most"); a bound's figure is kept where the question asks for the bound and the reply gave the
         sentence's other figure."""
-        reply = as_digits(CITATION.sub("", text)).strip(" .。")
-        figures = figure_units(reply)
-        if len(figures) != 1 or len(reply) > SHORT_REPLY_CHARS:
+        figure = _one_figure(as_digits(CITATION.sub("", text)).strip(" .。"))
+        if figure is None:
             return ""
-        value = next(iter(figures))
+        value, reply_units = figure
         bounds = [kind for kind, words in _BOUNDS.items() if words.search(asked)]
         found = set()
         for number, sentence in numbered_sentences(relevant):
@@ -460,7 +459,7 @@ class StandIns:
                 # MPa" beside "最大流量：40 L/min").
                 bounded = {m.group(1) for m in re.finditer(f"(?:{_BOUNDS[bounds[0]].pattern}){_BOUND_FIGURE_AFTER}",
                                                            digits, re.IGNORECASE)}
-                if value not in bounded and any(units_here.get(b, set()) & figures[value] for b in bounded):
+                if value not in bounded and any(units_here.get(b, set()) & reply_units for b in bounded):
                     found.add((number, sentence))
         return _one_sentence_answering(found, asked)
 
@@ -656,6 +655,14 @@ class StandIns:
                     and gives_what_is_asked(sentence, asked):
                 candidates.append((number, sentence, shared))
         return self._closest(asked, candidates)
+
+
+def _one_figure(reply: str) -> tuple[str, set[str]] | None:
+    """(figure, its units) of a short reply giving one figure ("15天", "4.2 million"); None for any other."""
+    figures = figure_units(reply)
+    if len(figures) != 1 or len(reply) > SHORT_REPLY_CHARS:
+        return None
+    return next(iter(figures.items()))
 
 
 def _bare_polar(text: str) -> bool:
