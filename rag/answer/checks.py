@@ -270,6 +270,10 @@ MEASURE_UNITS_EN = frozenset("""s sec secs second seconds min mins minute minute
     bars pascal pascals decibel decibels hertz calorie calories kcal""".split())
 
 
+# A figure and the two words after it ("14 consecutive nights").
+_FIGURE_TWO_WORDS = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)\s+([A-Za-z]+)\s+([A-Za-z]+)")
+
+
 def count_given(answer: str, question: str, contexts: Sequence[str]) -> bool:
     """For "how many cups…", whether the answer's bare figures ("10") are counts somewhere in the passages, not
     only amounts of a measure ("at least 10 minutes", "8–10 g"); True for any other question or answer."""
@@ -291,8 +295,6 @@ def count_given(answer: str, question: str, contexts: Sequence[str]) -> bool:
                 units.add(second.lower())
     return all(f not in given or not given[f] <= MEASURE_UNITS_EN for f in bare)
 
-
-_FIGURE_TWO_WORDS = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)\s+([A-Za-z]+)\s+([A-Za-z]+)")
 
 
 def _counts_what_is_counted(answer: str, question: str) -> bool:
@@ -451,7 +453,7 @@ def _clock_times(text: str, as_written: bool) -> set[int]:
 def clock_times_supported(answer: str, question: str, contexts: Sequence[str]) -> bool:
     """Whether each time of day the answer gives with a.m. or p.m. is one the passages (or the question) give: "7:00
     p.m." where they say "7:00 a.m." and "10:00 p.m." is a time no passage gives, though its figures are all there."""
-    wanted = {t for t in _clock_times(CITATION.sub(" ", answer), as_written=True)}
+    wanted = _clock_times(CITATION.sub(" ", answer), as_written=True)
     if not wanted or not re.search(r"\d\s*[ap]\.?\s?m\b", answer, re.IGNORECASE):
         return True
     return wanted <= _clock_times(" ".join(contexts) + " " + question, as_written=False)
