@@ -53,6 +53,18 @@ _FULL_STOPS = (".", "!", "?", "。", "！", "？")
 _SENTENCE_ENDS = _FULL_STOPS + ("；", ";")
 # Chinese punctuation inside a sentence: a line ending in one continues on the next line.
 _CJK_CONTINUING_PUNCTUATION = "，、：（《“‘【"
+# A word no phrase ends on (an article, a preposition wanting its object, a conjunction): a line or a table cell
+# ending on one was wrapped ("…fire pits provided by the" / "County.", "…try another card of" / "Class 10.").
+_JOINING_WORD_END = re.compile(r"\b(?:a|an|the|of|to|for|from|with|by|at|into|onto|than|and|or|nor|between|per|via)$|[，、（《“]$")
+# A cell this long or longer can have been wrapped; a header's "Starts from" was not.
+WRAPPED_CELL_CHARS = 24
+_MONTHS = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
+           r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)")
+_MONTH_END = re.compile(rf"\b{_MONTHS}\.?$")
+_DATE_PREPOSITION_END = re.compile(r"\b(?:on|in|since|until|before|after)$", re.IGNORECASE)
+_MONTH_AND_DAY_START = re.compile(rf"^{_MONTHS}\.?\s+\d")
+# A table row's first cell that is only a heading's number ("第一章  总则", "3.2   Memory card"): a heading, not a row.
+_NUMBER_LABEL = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]{1,5}[章节编部分篇]|\d{1,3}(?:\.\d{1,3})+\.?|\d{1,3}\.|[一二三四五六七八九十]{1,3}、)$")
 
 
 # Typesetting that is not text: ligatures ("ﬁ" in "conﬁguration", which no tokenizer reads as "fi") and
@@ -117,7 +129,7 @@ def _joined(line: str, following: str, full_width: float, words: set[str]) -> st
     """The two lines as one, when the page's width (or a table cell's) wrapped the first into the second;
     else None."""
     left, right = line.rstrip(), following.lstrip()
-    if not left or not right or _ITEM_START.match(right):
+    if not left or not right or _ITEM_START.match(right) and not _date_cut(left, right):  # "…to September" / "30."
         return None
     last, first = left[-1], right[0]
     if first.islower() and not left.endswith(_FULL_STOPS) and not contains_cjk(last):
@@ -132,13 +144,23 @@ def _joined(line: str, following: str, full_width: float, words: set[str]) -> st
         return left + " " + right
     if _display_width(left) < FULL_LINE_SHARE * full_width:
         return None  # the author ended this line (a paragraph's end, a heading, a short table row)
-    if contains_cjk(last) or last in _CJK_CONTINUING_PUNCTUATION:
+    cjk_figure_cut = last.isdigit() and contains_cjk(left.rstrip("0123456789.")[-1:]) and contains_cjk(first)  # 开车前5 / 分钟
+    if contains_cjk(last) or last in _CJK_CONTINUING_PUNCTUATION or cjk_figure_cut:
         if not (contains_cjk(first) or first.isdigit()) or _NUMBERED_CHINESE_HEADING.match(right):
             return None
         if _is_table_row(left) or _is_table_row(right):
             return None
         return left + right
+    if not left.endswith(_SENTENCE_ENDS + (":",)) and (_JOINING_WORD_END.search(left) or _date_cut(left, right)):
+        # A full English line that cannot end there goes on, whatever case the next line starts in; a table row set
+        # in plain text ("…expiry of the contract" / "Employee personnel files…") is full too, and ends on a word.
+        return left + " " + right
     return None
+
+
+def _date_cut(left: str, right: str) -> bool:
+    """Whether a line break falls inside a date: "…from May 1 to September" / "30.", "Reservations open on" / "March 1"."""
+    return bool(_MONTH_END.search(left) and right[0].isdigit() or _DATE_PREPOSITION_END.search(left) and _MONTH_AND_DAY_START.match(right))
 
 
 def _cells(line: str) -> list[tuple[int, str]]:
@@ -176,8 +198,9 @@ def _rows_and_lines(lines: list[str]) -> list[tuple[str, bool]]:
     row: list[tuple[int, str]] = []  # the table row being read: (column, cell text)
     for line in lines:
         cells = _cells(line)
-        # A wrapped cell's next line has fewer cells than the row, or goes on in lower case in each.
-        if cells and row and (len(cells) < len(row) or (len(cells) == len(row) and all(t[0].islower() for _, t in cells))):
+        if len(cells) == 2 and _NUMBER_LABEL.match(cells[0][1]):
+            cells = [(cells[0][0], f"{cells[0][1]} {cells[1][1]}")]  # a heading set with a wide gap after its number
+        if cells and row and _continues_row(cells, row):
             for column, text in cells:  # into the nearest column's cell
                 nearest = min(range(len(row)), key=lambda i: abs(row[i][0] - column))
                 row[nearest] = (row[nearest][0], _joined_cell(row[nearest][1], text))
@@ -190,6 +213,20 @@ def _rows_and_lines(lines: list[str]) -> list[tuple[str, bool]]:
     if row:
         out.append((" | ".join(text for _, text in row), True))
     return out
+
+
+def _continues_row(cells: list[tuple[int, str]], row: list[tuple[int, str]]) -> bool:
+    """Whether a layout line's cells are the table row's cells wrapped: the line has fewer cells than the row, or
+    as many going on in lower case in each, or as many after a row with a cell that cannot end where it does
+    ("…try another card of" / "Class 10."). A numbered heading or item at the table's left edge ("3. Getting
+    started" right below the last row) starts what follows the table."""
+    if len(cells) == 1 and cells[0][0] <= row[0][0] and _ITEM_START.match(cells[0][1]):
+        return False
+    if len(cells) < len(row):
+        return True
+    return len(cells) == len(row) and (all(text[0].islower() for _, text in cells)
+                                       or any(_JOINING_WORD_END.search(text) and _display_width(text) >= WRAPPED_CELL_CHARS
+                                              for _, text in row))
 
 
 def _joined_cell(text: str, more: str) -> str:

@@ -113,6 +113,40 @@ def test_a_cell_wrapped_in_lower_case_or_in_chinese_stays_in_its_row():
     assert clean_pdf_pages([chinese])[0].split("\n") == ["额定电压 | 51.2 V", "最大持续充放电电流 | 100 A", "重量 | 98 kg"]
 
 
+def test_a_table_ends_at_a_numbered_heading_and_a_row_wraps_where_a_cell_cannot_end():
+    # As Chromium prints an HTML guide: no blank line between the last row and the next heading, and a row whose
+    # two cells both wrapped.
+    layout = ("Dimensions                 135 × 100 × 75 mm\n"
+              "Weight                     380 g without batteries\n"
+              "3. Getting started\n"
+              "\n"
+              "Problem                                  What to do\n"
+              'The screen shows "CARD                   Format the card in the camera. If the message persists, try another card of\n'
+              'ERROR"                                   Class 10.\n'
+              "Night pictures are dark                  Move the camera closer to the trail.\n")
+    assert clean_pdf_pages([layout])[0].split("\n") == [
+        "Dimensions | 135 × 100 × 75 mm", "Weight | 380 g without batteries", "", "3. Getting started", "",
+        "Problem | What to do",
+        'The screen shows "CARD ERROR" | Format the card in the camera. If the message persists, try another card of Class 10.',
+        "Night pictures are dark | Move the camera closer to the trail."]
+    assert clean_pdf_pages(["第一章     总则\n\n第一条 为了规范考勤管理，制定本办法。\n"])[0].startswith("第一章 总则\n\n第一条")
+
+
+def test_a_full_line_that_cannot_end_where_it_does_goes_on_in_any_case():
+    text = ("10. Open fires are prohibited in parks. Charcoal barbecues may be used only in the fire pits provided by the\n"
+            "County. Portable propane barbecues may be used at picnic sites.\n"
+            "6. Dogs are not permitted on any beach or in any playground, whether leashed or not, from May 1 to September\n"
+            "30.\n"
+            "25. A picnic shelter may be reserved for a fee of $45 for a half day or $80 for a full day. Reservations open on\n"
+            "March 1 of each year.\n")
+    page = clean_pdf_pages([text])[0]
+    assert "provided by the County. Portable" in page
+    assert "from May 1 to September 30." in page
+    assert "Reservations open on March 1 of each year." in page
+    chinese = "铁路部门提醒，车票预售期为15天，列车开车前25分钟停止售票，开车前5\n分钟停止检票。青云城际全线实行电子客票。\n"
+    assert "开车前5分钟停止检票。" in clean_pdf_pages([chinese])[0]
+
+
 def test_two_column_prose_is_told_from_a_table():
     two_columns = "\n".join(f"the left column goes on with words {n}      the right column goes on with words {n}"
                             for n in range(8))
