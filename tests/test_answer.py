@@ -1058,6 +1058,19 @@ def test_a_figure_off_the_wrong_clause_gives_way_to_the_clause_asked(make_kb, tm
     assert stand_ins.corrected("5分钟", question, hits, contexts, confident=True) == "5分钟"
 
 
+def test_the_clause_asked_is_found_where_the_same_figure_measures_other_things_elsewhere(make_kb, tmp_path):
+    """"5 meters" to "How high off the ground…?" came off "3 to 5 metres from the spot"; "5" is also a settings
+    table's "5 s", which measures no length: the one sentence giving 5 metres is the one read, and its clause
+    sharing the question (above the ground) stands in."""
+    question = "How high off the ground should I put the camera?"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "guide.md": "# Camera guide\n\n## Settings\n\nVideo length | 5 s to 60 s | 10 s\nTrigger interval | 5 s to 60 min | 30 s\n\n"
+                    "## Placement\n\nStrap the camera to a tree about 1 metre above the ground, aimed slightly downwards and "
+                    "3 to 5 metres from the spot animals are expected to pass.\n"})
+    shown = stand_ins.corrected("5 meters", question, hits, contexts, confident=True)
+    assert shown.startswith("Strap the camera to a tree about 1 metre above the ground"), shown
+
+
 def test_a_yes_or_no_rests_on_the_sentence_stating_what_holds_and_a_bylaws_number_is_no_range(make_kb, tmp_path):
     """"If I cancel my shelter booking three weeks early, do I get my money back?" answered "No.": the sentence
     sharing the cancelling and the booking says what holds without a word of polarity, and is the grounds, not

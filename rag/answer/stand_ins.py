@@ -282,7 +282,10 @@ class StandIns:
         if figure is None:
             return ""
         value, answer_units = figure
-        giving = {(number, sentence) for number, sentence in numbered_sentences(relevant) if value in figure_units(sentence)}
+        # The sentences giving that figure in the reply's quantity: "5 meters" is not the "5 s" of a settings table.
+        measured = answer_units - {""}
+        giving = {(number, sentence) for number, sentence in numbered_sentences(relevant)
+                  if value in (units := figure_units(sentence)) and (not measured or same_quantity(measured, units[value] - {""}))}
         if len({sentence for _, sentence in giving}) != 1:
             return ""
         number, sentence = min(giving)
