@@ -152,6 +152,16 @@ def test_an_everyday_word_jieba_cuts_apart_is_still_looked_up(make_kb, tmp_path)
     assert Path(hits[0].chunk.source).name == "times.md", hits
 
 
+def test_a_discount_asked_in_everyday_words_finds_the_fares_sentence(make_kb, tmp_path):
+    """A traveller asks 买票 and 打几折, a timetable writes 购票 and 优惠: "学生买票能打几折？" shared only 学生 with the
+    fares sentence and ranked the student-card office first."""
+    kb = _kb_of(make_kb, tmp_path / "fares", {
+        "fares.md": "青川东至云溪二等座全价票56元。学生持学生证购票可享受二等座票价75%的优惠。",
+        "office.md": "学生证由学校统一办理，学生应在入学后一个月内到教务处领取。"})
+    hits = kb.search("学生买票能打几折？", 2)
+    assert Path(hits[0].chunk.source).name == "fares.md", hits
+
+
 def test_a_chinese_question_in_everyday_words_finds_the_formal_passage_through_synonyms(make_kb, tmp_path):
     """A dog owner asks about 狗, the regulation writes 犬 and 犬只: no word or pair is shared, so the passage had
     no coverage and the question was refused before the model. Cilin's synonym group holds 狗 and 犬."""
