@@ -1071,6 +1071,25 @@ def test_the_clause_asked_is_found_where_the_same_figure_measures_other_things_e
     assert shown.startswith("Strap the camera to a tree about 1 metre above the ground"), shown
 
 
+def test_the_sentence_standing_in_for_a_refusal_shares_most_of_the_question(make_kb, tmp_path):
+    """The model refused "今年的年假没用完，还能留到什么时候？"; the multilingual model put the leave tiers (sharing 年休假)
+    over the carry-over rule, which also shares 当年 and 休完: the sentences sharing most of the question come first."""
+    from rag.answer.stand_ins import StandIns
+
+    question = "今年的年假没用完，还能留到什么时候？"
+    kb, hits, contexts = _retrieved(make_kb, tmp_path, question, {
+        "leave.md": "# 员工请假与休假管理制度\n\n第九条 员工累计工作已满1年不满10年的，年休假5天；已满10年不满20年的，年休假10天；"
+                    "已满20年的，年休假15天。\n\n第十条 员工当年未休完的年休假，可以顺延至次年3月31日前休完，逾期未休的视为自动放弃。\n\n"
+                    "第十一条 员工请病假的，应当提交医院出具的诊断证明。\n"})
+
+    def meaning(_question, sentences):  # test double for multilingual-e5, which ranked the tiers first
+        return [0.92 if "年休假10天" in s else 0.9 for s in sentences]
+
+    stand_ins = StandIns(kb.tokenizer.tokenize, kb.answerability(), sentence_scores=meaning)
+    shown = stand_ins.corrected("知识库中没有找到这个问题的答案。", question, hits, contexts, confident=False)
+    assert "次年3月31日" in shown, shown
+
+
 def test_a_yes_or_no_rests_on_the_sentence_stating_what_holds_and_a_bylaws_number_is_no_range(make_kb, tmp_path):
     """"If I cancel my shelter booking three weeks early, do I get my money back?" answered "No.": the sentence
     sharing the cancelling and the booking says what holds without a word of polarity, and is the grounds, not

@@ -657,7 +657,12 @@ class StandIns:
             if shared >= MIN_SPECIFIC_SHARED and len(sentence_terms) > shared + 1 and not sentence.startswith("#") \
                     and gives_what_is_asked(sentence, asked):
                 candidates.append((number, sentence, shared))
-        return self._closest(asked, candidates)
+        # As for a yes or a no's grounds, the sentences sharing most of the question first, then meaning: e5 put the
+        # leave tiers ("已满10年不满20年的，年休假10天") over the carry-over rule sharing more of "今年的年假没用完，还能留到
+        # 什么时候？" (当年未休完…次年3月31日前). Over the six corpora's questions it picked the sentence giving the answer
+        # for 127 of 147 against 125, and lost none.
+        most = max((shared for _, _, shared in candidates), default=0)
+        return self._closest(asked, [c for c in candidates if c[2] == most])
 
 
 def _one_figure(reply: str) -> tuple[str, set[str]] | None:
