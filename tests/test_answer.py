@@ -1090,6 +1090,25 @@ def test_the_sentence_standing_in_for_a_refusal_shares_most_of_the_question(make
     assert "次年3月31日" in shown, shown
 
 
+def test_a_figure_off_the_wrong_tier_of_a_rule_gives_way_to_the_tier_asked(make_kb, tmp_path):
+    """"周六来公司加班怎么算钱？" answered with the working-day rate (150%): the rule's tiers each open with their
+    condition, and 周六 is a 休息日, so that tier stands in, alone (the other tiers are other cases)."""
+    rule = ("# 加班\n\n第十条 工作日延长工作时间的，按本人小时工资的150%支付加班费；休息日加班的，优先安排同等时长的调休，"
+            "不能安排调休的，按200%支付加班费；法定节假日加班的，按300%支付加班费。\n\n第十一条 调休应在加班之日起6个月内使用。\n\n"
+            "# 请假\n\n第十九条 员工请假应至少提前3个工作日通过系统提交申请。\n")
+    question = "周六来公司加班怎么算钱？"
+    (tmp_path / "saturday").mkdir()
+    (tmp_path / "holiday").mkdir()
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path / "saturday", question, {"policy.md": rule})
+    shown = stand_ins.corrected("周六来公司加班的，按本人小时工资的150%支付加班费。", question, hits, contexts, confident=True)
+    assert shown.startswith("休息日加班的，优先安排同等时长的调休，不能安排调休的，按200%支付加班费"), shown
+    question = "国庆节当天上班，加班费怎么算？"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path / "holiday", question, {"policy.md": rule})
+    assert stand_ins.corrected("按本人小时工资的150%支付。", question, hits, contexts, confident=True).startswith("法定节假日加班的，按300%")
+    # A figure off the tier asked stays.
+    assert stand_ins.corrected("按300%支付加班费。", question, hits, contexts, confident=True) == "按300%支付加班费。"
+
+
 def test_a_yes_or_no_rests_on_the_sentence_stating_what_holds_and_a_bylaws_number_is_no_range(make_kb, tmp_path):
     """"If I cancel my shelter booking three weeks early, do I get my money back?" answered "No.": the sentence
     sharing the cancelling and the booking says what holds without a word of polarity, and is the grounds, not

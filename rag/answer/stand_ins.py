@@ -79,6 +79,11 @@ _COUNTED_ZH = re.compile(r"(?:多少|几)\s*[个座栋幢所处台套部辆层�
 _COUNTED_EN = re.compile(r"\bhow many ([a-z]+)", re.IGNORECASE)
 # Where a clause of a sentence ends: a comma (a colon joins a label to its value: "额定扬程：45 m").
 _CLAUSE_END = re.compile(r"[，,]\s*")
+# The tiers of a rule: clauses a semicolon joins, each opening with its condition ("休息日加班的，", "已满10年不满20年的，",
+# "If the tenant …,", "For a second offence,"), an article's number before the first.
+_TIER_END = re.compile(r"[；;]\s*")
+_CONDITION = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]{1,6}条\s*)?([^，,。；;]{1,40}?的)[，,]"
+                        r"|^(?:if|where|when|for|in the case of)\b([^,;]{1,80}),", re.IGNORECASE)
 
 
 # Relatedness: (question, sentences) -> the highest cosine between the question and one of the sentences in
@@ -140,7 +145,8 @@ class StandIns:
         semicolons: what to do comes with its exception ("员工请假应至少提前3个工作日…申请；因突发疾病等紧急情况不能
         事先申请的，应在当天上午10:00前电话告知直接上级…" to "早上突然生病，来不及提前请假怎么办？")."""
         shown = self._corrected(text, asked, relevant, contexts, confident)
-        if shown and shown != text and not asks_for_figure(asked):
+        # Not a tier of a rule: the other tiers are other cases, not exceptions to it.
+        if shown and shown != text and not asks_for_figure(asked) and not _is_a_tier(shown, relevant):
             return _with_its_other_clauses(shown, relevant)
         return shown
 
@@ -158,7 +164,8 @@ class StandIns:
                                                                             or self._count_of_what_is_counted(asked, relevant))) or text
         if self._holds_up(text, asked, contexts):
             return self._row_asked(text, asked, relevant) or self._sentence_asked(text, asked, relevant) \
-                or self._clause_asked(text, asked, relevant) or self._unit_restored(text, asked, relevant) \
+                or self._clause_asked(text, asked, relevant) or self._tier_asked(text, asked, relevant) \
+                or self._unit_restored(text, asked, relevant) \
                 or self._alternatives_kept(text, relevant) or self._range_kept(text, asked, relevant) \
                 or self._sibling_corrected(text, asked, relevant)
         return self._figure_given_whole(text, asked, relevant, contexts) \
@@ -298,6 +305,30 @@ class StandIns:
         most = max((shared for shared, _ in scored), default=0)
         best = [c for shared, c in scored if shared == most]
         return _quoted(best[0], number) if most and len(best) == 1 else ""
+
+    def _tier_asked(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
+        """For a figure read off one tier of a rule, a sentence of clauses that each open with their condition
+        ("工作日延长工作时间的，按…150%…；休息日加班的，…按200%…；法定节假日加班的，按300%…"), where another tier's condition
+        shares more of the question's specific words ("周六来公司加班怎么算钱？": 周六 is a 休息日): that tier, when one
+        alone shares most and gives what is asked; "" otherwise."""
+        figures = set(figure_units(CITATION.sub("", text)))
+        specific = self._specific_terms(asked)
+        if not figures or not specific:
+            return ""
+        for number, hit in enumerate(relevant, 1):
+            for sentence in passage_sentences(document_for_prompt(hit.chunk.text), clauses_apart=False):
+                tiers, conditions = _tiers_of(sentence)
+                if not tiers:
+                    continue
+                own = [i for i, tier in enumerate(tiers) if figures & set(figure_units(tier))]
+                if len(own) != 1:
+                    continue
+                shares = [len(outermost_terms(specific & set(self._terms(c.group(1) or c.group(2))))) for c in conditions]
+                best = max(shares)
+                asked_tier = tiers[shares.index(best)]
+                if shares[own[0]] < best and shares.count(best) == 1 and gives_what_is_asked(asked_tier, asked):
+                    return _quoted(asked_tier, number)
+        return ""
 
     def _count_of_what_is_counted(self, asked: str, relevant: Sequence[Hit]) -> str:
         """For a question counting things ("沿线一共有几个站？"): the one passage sentence that gives a count of
@@ -700,6 +731,24 @@ def _one_sentence_answering(found: set[tuple[int, str]], asked: str) -> str:
     if sentence.startswith("#") or not gives_what_is_asked(sentence, asked):
         return ""
     return _quoted(sentence, number)
+
+
+def _tiers_of(sentence: str) -> tuple[list[str], list[re.Match]]:
+    """The tiers of a rule (clauses a semicolon joins, each opening with its condition) and their conditions;
+    ([], []) for a sentence that is no such rule."""
+    tiers = [t.strip() for t in _TIER_END.split(sentence) if t.strip()]
+    conditions = [_CONDITION.match(t) for t in tiers]
+    return (tiers, conditions) if len(tiers) >= 2 and all(conditions) else ([], [])
+
+
+def _is_a_tier(quoted: str, relevant: Sequence[Hit]) -> bool:
+    """Whether a quoted clause is one tier of a rule in the passage it cites."""
+    cited = CITATION.findall(quoted)
+    clause = CITATION.sub("", quoted).strip()
+    if not cited or not 0 < int(cited[-1]) <= len(relevant):
+        return False
+    return any(clause in _tiers_of(sentence)[0]
+               for sentence in passage_sentences(document_for_prompt(relevant[int(cited[-1]) - 1].chunk.text), clauses_apart=False))
 
 
 def _with_its_other_clauses(quoted: str, relevant: Sequence[Hit]) -> str:
