@@ -1109,6 +1109,30 @@ def test_a_figure_off_the_wrong_tier_of_a_rule_gives_way_to_the_tier_asked(make_
     assert stand_ins.corrected("按300%支付加班费。", question, hits, contexts, confident=True) == "按300%支付加班费。"
 
 
+def test_the_tier_whose_range_holds_the_questions_figure_answers(make_kb, tmp_path):
+    """"工作了12年，一年能休几天年假？" drew "12年" (the question's own figure) and was refused: the leave tiers' conditions
+    are ranges ("已满10年不满20年的"), and the one holding 12 years answers. A reply off another tier gives way to it;
+    a 1 beside 12 ("一年能休") is a rate, not a figure given; a rule sharing nothing specific of the question is not read."""
+    from rag.answer.stand_ins import _in_range
+
+    assert _in_range("12", {"年"}, "已满10年不满20年的") and not _in_range("12", {"年"}, "员工累计工作已满1年不满10年的")
+    assert _in_range("5", {"天"}, "3天以上10天以内的") and not _in_range("5", {"天"}, "请假3天以内（含3天）的")
+    assert _in_range("3", {"years"}, "where the tenant has lived there for more than 2 years") and not _in_range("12", {"天"}, "已满10年的")
+    rules = ("# 休假\n\n第十二条 员工累计工作已满1年不满10年的，年休假5天；已满10年不满20年的，年休假10天；已满20年的，年休假15天。\n\n"
+             "第十四条 员工因病需要休假的，应提供二级以上医院出具的诊断证明。\n")
+    question = "工作了12年，一年能休几天年假？"
+    (tmp_path / "annual").mkdir()
+    (tmp_path / "sick").mkdir()
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path / "annual", question, {"leave.md": rules})
+    for reply in ("12年", "知识库中没有找到这个问题的答案。", "年休假5天"):
+        assert stand_ins.corrected(reply, question, hits, contexts, confident=False).startswith("已满10年不满20年的，年休假10天"), reply
+    assert stand_ins.corrected("10天", question, hits, contexts, confident=False) == "10天"
+    question = "入职12年的员工，出差住宿每晚能报多少钱？"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path / "sick", question, {
+        "leave.md": rules, "travel.md": "# 出差\n\n第二十二条 员工出差期间，住宿费在一线城市每晚不超过500元的标准内据实报销。\n"})
+    assert "年休假" not in stand_ins.corrected("知识库中没有找到这个问题的答案。", question, hits, contexts, confident=False)
+
+
 def test_a_yes_or_no_rests_on_the_sentence_stating_what_holds_and_a_bylaws_number_is_no_range(make_kb, tmp_path):
     """"If I cancel my shelter booking three weeks early, do I get my money back?" answered "No.": the sentence
     sharing the cancelling and the booking says what holds without a word of polarity, and is the grounds, not

@@ -82,6 +82,14 @@ _CLAUSE_END = re.compile(r"[，,]\s*")
 # The tiers of a rule: clauses a semicolon joins, each opening with its condition ("休息日加班的，", "已满10年不满20年的，",
 # "If the tenant …,", "For a second offence,"), an article's number before the first.
 _TIER_END = re.compile(r"[；;]\s*")
+# The words bounding a tier's range, before or after its figure: "已满10年不满20年", "3天以上10天以内", "more than 3 days".
+_UPPER_BEFORE = re.compile(r"(?:不满|未满|不足|少于|低于|小于|不到|不超过|under|less than|below|fewer than|up to|not more than|no more than)\s*$",
+                           re.IGNORECASE)
+_INCLUSIVE_UPPER = re.compile(r"(?:不超过|up to|not more than|no more than)\s*$", re.IGNORECASE)
+_UPPER_AFTER = re.compile(r"^\s*(?:以下|以内|及以下|或以下|or less|or fewer|or under)", re.IGNORECASE)
+_LOWER_BEFORE = re.compile(r"(?:已满|满|超过|不少于|至少|高于|大于|多于|more than|over|at least|above|from)\s*$", re.IGNORECASE)
+_EXCLUSIVE_LOWER = re.compile(r"(?:超过|高于|大于|多于|more than|over|above)\s*$", re.IGNORECASE)
+_LOWER_AFTER = re.compile(r"^\s*(?:以上|及以上|或以上|or more|and over|and above)", re.IGNORECASE)
 _CONDITION = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]{1,6}条\s*)?([^，,。；;]{1,40}?的)[，,]"
                         r"|^(?:if|where|when|for|in the case of)\b([^,;]{1,80}),", re.IGNORECASE)
 
@@ -160,7 +168,8 @@ class StandIns:
             # passage ("send any power out after the first start" over "select the country grid code during first
             # start-up"); a sentence sharing two specific places of the question and giving what it asks answers.
             # Confident: the passages match the question's words, and the model's refusal is a near-miss's.
-            return self._code_line(asked, relevant) or (not confident and (self._closest_sentence(asked, relevant)
+            return self._code_line(asked, relevant) or (not confident and (self._tier_by_figure(asked, relevant)
+                                                                            or self._closest_sentence(asked, relevant)
                                                                             or self._count_of_what_is_counted(asked, relevant))) or text
         if self._holds_up(text, asked, contexts):
             return self._row_asked(text, asked, relevant) or self._sentence_asked(text, asked, relevant) \
@@ -170,7 +179,7 @@ class StandIns:
                 or self._sibling_corrected(text, asked, relevant)
         return self._figure_given_whole(text, asked, relevant, contexts) \
             or self._sentence_cut_short(text, asked, relevant) or self._under_section_named(text, asked, relevant) \
-            or self._quote_answering(asked, relevant) \
+            or self._tier_by_figure(asked, relevant) or self._quote_answering(asked, relevant) \
             or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant) \
             or self._only_amount_asked(text, asked, relevant) or self._count_of_what_is_counted(asked, relevant)
 
@@ -312,6 +321,10 @@ class StandIns:
         shares more of the question's specific words ("周六来公司加班怎么算钱？": 周六 is a 休息日): that tier, when one
         alone shares most and gives what is asked; "" otherwise."""
         figures = set(figure_units(CITATION.sub("", text)))
+        by_figure = self._tier_by_figure(asked, relevant)
+        # What the tier gives, not its condition's bounds ("已满1年不满10年的，年休假5天" gives 5, not 10).
+        if figures and by_figure and not figures & set(figure_units(_CONDITION.sub("", CITATION.sub("", by_figure).strip(), count=1))):
+            return by_figure
         specific = self._specific_terms(asked)
         if not figures or not specific:
             return ""
@@ -329,6 +342,24 @@ class StandIns:
                 if shares[own[0]] < best and shares.count(best) == 1 and gives_what_is_asked(asked_tier, asked):
                     return _quoted(asked_tier, number)
         return ""
+
+    def _tier_by_figure(self, asked: str, relevant: Sequence[Hit]) -> str:
+        """The one tier of a rule whose condition's range holds a figure the question gives ("工作了12年，一年能休几天
+        年假？": "已满10年不满20年的，年休假10天", of the leave tiers), in a rule sharing a specific word of the question
+        (年休假 for 年假); "" when no tier or several do, or it does not give what is asked."""
+        figures = _figures_given(asked)
+        specific = self._specific_terms(asked)
+        if not figures or not specific:
+            return ""
+        found = set()
+        for number, hit in enumerate(relevant, 1):
+            for sentence in passage_sentences(document_for_prompt(hit.chunk.text), clauses_apart=False):
+                tiers, conditions = _tiers_of(sentence)
+                if tiers and outermost_terms(specific & set(self._terms(sentence))):
+                    found |= {(number, tier) for tier, condition in zip(tiers, conditions)
+                              if any(_in_range(value, units, condition.group(1) or condition.group(2))
+                                     for value, units in figures.items())}
+        return _one_sentence_answering(found, asked)
 
     def _count_of_what_is_counted(self, asked: str, relevant: Sequence[Hit]) -> str:
         """For a question counting things ("沿线一共有几个站？"): the one passage sentence that gives a count of
@@ -739,6 +770,39 @@ def _tiers_of(sentence: str) -> tuple[list[str], list[re.Match]]:
     tiers = [t.strip() for t in _TIER_END.split(sentence) if t.strip()]
     conditions = [_CONDITION.match(t) for t in tiers]
     return (tiers, conditions) if len(tiers) >= 2 and all(conditions) else ([], [])
+
+
+def _figures_given(question: str) -> dict[str, set[str]]:
+    """The figures a question gives with their units; a 1 beside other figures of its unit is a rate ("一年能休几天",
+    "per year"), not a figure given."""
+    given = {value: units - {""} for value, units in figure_units(question).items() if units - {""}}
+    return {value: units for value, units in given.items()
+            if value != "1" or not any(other != "1" and units & others for other, others in given.items())}
+
+
+def _in_range(value: str, units: set[str], condition: str) -> bool:
+    """Whether a tier's condition bounds the figures of its unit so that `value` is inside ("已满10年不满20年" holds 12
+    years; "3天以上10天以内" holds 5 days); False for a condition that bounds none."""
+    bounded = False
+    number = float(value)
+    condition = as_digits(condition)
+    for match in QUANTITY.finditer(condition):
+        if not match.group(2) or not units_agree(units, {match.group(2).lower()}):
+            continue
+        bound = float(match.group(1).replace(",", ""))
+        before, after = condition[max(0, match.start() - 12):match.start()], condition[match.end():match.end() + 12]
+        if _UPPER_BEFORE.search(before) or _UPPER_AFTER.match(after):
+            below = number <= bound if _UPPER_BEFORE.search(before) is None or _INCLUSIVE_UPPER.search(before) else number < bound
+            if not below:
+                return False
+        elif _LOWER_BEFORE.search(before) or _LOWER_AFTER.match(after):
+            above = number > bound if _EXCLUSIVE_LOWER.search(before) else number >= bound
+            if not above:
+                return False
+        else:
+            continue
+        bounded = True
+    return bounded
 
 
 def _is_a_tier(quoted: str, relevant: Sequence[Hit]) -> bool:
