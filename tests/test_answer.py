@@ -1170,3 +1170,15 @@ def test_a_count_of_the_things_asked_about_stands_in_for_a_figure_the_passages_d
                    "开通初期每天开行列车24对。\n"})
     assert "7座车站" in stand_ins.corrected("128站", question, hits, contexts, confident=True)
     assert stand_ins.corrected("128站", "沿线一共有几座桥？", hits, contexts, confident=True) == ""
+
+
+def test_people_are_counted_in_the_words_a_bylaw_writes_for_them(make_kb, tmp_path):
+    """"How many people can share one campsite?" drew "14" (nights): the one sentence counting persons stands in;
+    a section's number before "No person may…" counts nobody."""
+    question = "How many people can share one campsite?"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "bylaw.md": "# Part 5 - Camping\n\n14. No person may occupy a campsite for more than 14 consecutive nights.\n\n"
+                    "15. Quiet hours are from 10:00 p.m. to 7:00 a.m.\n\n16. A campsite may be occupied by no more than six "
+                    "persons and two vehicles.\n\n17. No person may drive a motor vehicle in a park except on a road.\n"})
+    shown = stand_ins.corrected("14", question, hits, contexts, confident=False)
+    assert shown.startswith("A campsite may be occupied by no more than six persons"), shown

@@ -15,7 +15,7 @@ from rag.answerable import AnswerabilityCheck
 from rag.prompt import display_source
 from rag.retrieve import Hit
 from rag.sanitize import document_for_prompt
-from rag.synonyms import everyday_words_in
+from rag.synonyms import everyday_words_in, other_words
 from rag.text import code_family
 
 # A small model that cannot find the answer may copy a document block, starting with its header as the
@@ -179,9 +179,10 @@ class StandIns:
                 or self._sibling_corrected(text, asked, relevant)
         return self._figure_given_whole(text, asked, relevant, contexts) \
             or self._sentence_cut_short(text, asked, relevant) or self._under_section_named(text, asked, relevant) \
-            or self._tier_by_figure(asked, relevant) or self._quote_answering(asked, relevant) \
+            or self._tier_by_figure(asked, relevant) or self._count_of_what_is_counted(asked, relevant) \
+            or self._quote_answering(asked, relevant) \
             or self._row_asked(text, asked, relevant) or self._code_line(asked, relevant) \
-            or self._only_amount_asked(text, asked, relevant) or self._count_of_what_is_counted(asked, relevant)
+            or self._only_amount_asked(text, asked, relevant)
 
     def _polar_echo(self, text: str, asked: str) -> bool:
         """Whether the reply is a yes or a no in the question's own words ("Yes, you can clean the portafilter in
@@ -370,8 +371,10 @@ class StandIns:
         if zh:
             counted = re.compile(rf"\d[\d.]*\s*[\u4e00-\u9fff]?[\u4e00-\u9fff]{{0,2}}?{re.escape(zh.group(1))}")
         elif en and en.group(1).lower() not in MEASURE_UNITS_EN:
-            thing = re.escape(en.group(1).lower().rstrip("s"))
-            counted = re.compile(rf"\b\d[\d.,]*\s+(?:[a-z-]+\s+)?{thing}s?\b", re.IGNORECASE)
+            # The thing, or what documents write for it ("How many people…" is counted in "six persons").
+            things = "|".join(re.escape(t.rstrip("s")) for t in (en.group(1).lower(), *other_words(en.group(1).lower())))
+            # A figure, not a section's number ("7. No person may…").
+            counted = re.compile(rf"\b\d+(?:[.,]\d+)*\s+(?:[a-z-]+\s+)?(?:{things})s?\b", re.IGNORECASE)
         else:
             return ""
         found = {(number, sentence) for number, sentence in numbered_sentences(relevant)
@@ -407,6 +410,8 @@ class StandIns:
         # storage temperature, "15~25 ℃", to a question about how often the fire patrols come).
         if giving is None or not gives_what_is_asked(giving[1], asked) or not self._shares_what_is_asked(asked, giving[1]):
             return ""
+        if not count_given(value, asked, [giving[1]]):
+            return ""  # "14" to "How many people…" is "14 consecutive nights" whole: still no count of people
         quoted = _quoted(giving[1], giving[0])
         return quoted if self._related(quoted, asked, contexts) else ""
 
