@@ -797,12 +797,12 @@ def _in_range(value: str, units: set[str], condition: str) -> bool:
         bound = float(match.group(1).replace(",", ""))
         before, after = condition[max(0, match.start() - 12):match.start()], condition[match.end():match.end() + 12]
         if _UPPER_BEFORE.search(before) or _UPPER_AFTER.match(after):
-            below = number <= bound if _UPPER_BEFORE.search(before) is None or _INCLUSIVE_UPPER.search(before) else number < bound
-            if not below:
+            # 不满 / under exclude the bound; 以内 / 以下 / 不超过 / up to include it.
+            inclusive = not _UPPER_BEFORE.search(before) or _INCLUSIVE_UPPER.search(before)
+            if not (number <= bound if inclusive else number < bound):
                 return False
         elif _LOWER_BEFORE.search(before) or _LOWER_AFTER.match(after):
-            above = number > bound if _EXCLUSIVE_LOWER.search(before) else number >= bound
-            if not above:
+            if not (number > bound if _EXCLUSIVE_LOWER.search(before) else number >= bound):
                 return False
         else:
             continue
@@ -810,14 +810,21 @@ def _in_range(value: str, units: set[str], condition: str) -> bool:
     return bounded
 
 
+def _cited_sentences(quoted: str, relevant: Sequence[Hit]) -> tuple[int, str, list[str]] | None:
+    """(passage number, the quoted text without its citation, the sentences of the passage it cites, semicolon clauses
+    together); None for a quote citing no passage of `relevant`."""
+    cited = CITATION.findall(quoted)
+    if not cited or not 0 < int(cited[-1]) <= len(relevant):
+        return None
+    number = int(cited[-1])
+    return number, CITATION.sub("", quoted).strip(), passage_sentences(document_for_prompt(relevant[number - 1].chunk.text),
+                                                                        clauses_apart=False)
+
+
 def _is_a_tier(quoted: str, relevant: Sequence[Hit]) -> bool:
     """Whether a quoted clause is one tier of a rule in the passage it cites."""
-    cited = CITATION.findall(quoted)
-    clause = CITATION.sub("", quoted).strip()
-    if not cited or not 0 < int(cited[-1]) <= len(relevant):
-        return False
-    return any(clause in _tiers_of(sentence)[0]
-               for sentence in passage_sentences(document_for_prompt(relevant[int(cited[-1]) - 1].chunk.text), clauses_apart=False))
+    cited = _cited_sentences(quoted, relevant)
+    return cited is not None and any(cited[1] in _tiers_of(sentence)[0] for sentence in cited[2])
 
 
 def _with_its_other_clauses(quoted: str, relevant: Sequence[Hit]) -> str:
@@ -825,12 +832,11 @@ def _with_its_other_clauses(quoted: str, relevant: Sequence[Hit]) -> str:
     longer than ALTERNATIVES_SENTENCE_CHARS: the grounds of a yes or a no keep the rule's exception ("…no fire of
     any kind may be lit, including in fire pits; propane barbecues remain permitted" to "can I still use my gas
     grill?")."""
-    cited = CITATION.findall(quoted)
-    clause = CITATION.sub("", quoted).strip()
-    if not cited or not 0 < int(cited[-1]) <= len(relevant):
+    cited = _cited_sentences(quoted, relevant)
+    if cited is None:
         return quoted
-    number = int(cited[-1])
-    for sentence in passage_sentences(document_for_prompt(relevant[number - 1].chunk.text), clauses_apart=False):
+    number, clause, sentences = cited
+    for sentence in sentences:
         if clause.rstrip(";；,，:：") in sentence and sentence.rstrip("。.") != clause.rstrip("。.") \
                 and len(sentence) <= ALTERNATIVES_SENTENCE_CHARS and not sentence.startswith("#"):
             return _quoted(sentence, number)
