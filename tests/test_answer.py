@@ -1118,6 +1118,8 @@ def test_the_tier_whose_range_holds_the_questions_figure_answers(make_kb, tmp_pa
     assert _in_range("12", {"年"}, "已满10年不满20年的") and not _in_range("12", {"年"}, "员工累计工作已满1年不满10年的")
     assert _in_range("5", {"天"}, "3天以上10天以内的") and not _in_range("5", {"天"}, "请假3天以内（含3天）的")
     assert _in_range("3", {"years"}, "where the tenant has lived there for more than 2 years") and not _in_range("12", {"天"}, "已满10年的")
+    # A figure that is no number (a version, a clause's number) bounds nothing and raises nothing.
+    assert not _in_range("1.2.3", {"年"}, "已满10年的") and _in_range("12", {"年"}, "已满1.2.3年、已满10年的")
     rules = ("# 休假\n\n第十二条 员工累计工作已满1年不满10年的，年休假5天；已满10年不满20年的，年休假10天；已满20年的，年休假15天。\n\n"
              "第十四条 员工因病需要休假的，应提供二级以上医院出具的诊断证明。\n")
     question = "工作了12年，一年能休几天年假？"

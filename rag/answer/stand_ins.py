@@ -785,16 +785,24 @@ def _figures_given(question: str) -> dict[str, set[str]]:
             if value != "1" or not any(other != "1" and units & others for other, others in given.items())}
 
 
+def _as_number(figure: str) -> float | None:
+    """A figure as a number ("1,000" -> 1000.0); None for one that is no number ("1.2.3", a version or a clause)."""
+    try:
+        return float(figure.replace(",", ""))
+    except ValueError:
+        return None
+
+
 def _in_range(value: str, units: set[str], condition: str) -> bool:
     """Whether a tier's condition bounds the figures of its unit so that `value` is inside ("已满10年不满20年" holds 12
     years; "3天以上10天以内" holds 5 days); False for a condition that bounds none."""
     bounded = False
-    number = float(value)
+    number = _as_number(value)
     condition = as_digits(condition)
     for match in QUANTITY.finditer(condition):
-        if not match.group(2) or not units_agree(units, {match.group(2).lower()}):
+        bound = _as_number(match.group(1))
+        if number is None or bound is None or not match.group(2) or not units_agree(units, {match.group(2).lower()}):
             continue
-        bound = float(match.group(1).replace(",", ""))
         before, after = condition[max(0, match.start() - 12):match.start()], condition[match.end():match.end() + 12]
         if _UPPER_BEFORE.search(before) or _UPPER_AFTER.match(after):
             # 不满 / under exclude the bound; 以内 / 以下 / 不超过 / up to include it.
