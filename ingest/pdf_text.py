@@ -53,9 +53,17 @@ _FULL_STOPS = (".", "!", "?", "。", "！", "？")
 _SENTENCE_ENDS = _FULL_STOPS + ("；", ";")
 # Chinese punctuation inside a sentence: a line ending in one continues on the next line.
 _CJK_CONTINUING_PUNCTUATION = "，、：（《“‘【"
-# A word no phrase ends on (an article, a preposition wanting its object, a conjunction): a line or a table cell
-# ending on one was wrapped ("…fire pits provided by the" / "County.", "…try another card of" / "Class 10.").
-_JOINING_WORD_END = re.compile(r"\b(?:a|an|the|of|to|for|from|with|by|at|into|onto|than|and|or|nor|between|per|via)$|[，、（《“]$")
+# A word no phrase ends on (an article, a preposition wanting its object, a conjunction, an auxiliary verb), or a
+# comma: a line or a table cell ending on one was wrapped ("…fire pits provided by the" / "County.", "…try another
+# card of" / "Class 10.", "…burned around" / "180,000 litres", "Its chair," / "Mairi Stewart, said").
+_JOINING_WORD_END = re.compile(r"\b(?:a|an|the|of|to|for|from|with|by|at|into|onto|than|and|or|nor|between|per|via|about|around"
+                               r"|within|during|including|across|through|towards?|against|among|upon|because|unless|whether"
+                               r"|whose|is|are|was|were|be|been|will|shall|can|must|should|would|could|has|have|had)$|[,，、（《“]$")
+# A name set over two lines ("…the Scottish Government's Zero Emission" / "Ferries Fund paid…", "…holders of the
+# National" / "Entitlement Card"): a capitalised word inside the full line, and the next line starting with one.
+_NAME_GOING_ON = re.compile(r"[A-Za-z]\s+[A-Z][a-z]+$")
+_CAPITALISED_START = re.compile(r"^[A-Z][a-z]+\b")
+_OPENING_QUOTES = "\"'“‘"
 # A cell this long or longer can have been wrapped; a header's "Starts from" was not.
 WRAPPED_CELL_CHARS = 24
 _MONTHS = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
@@ -63,6 +71,8 @@ _MONTHS = (r"(?:January|February|March|April|May|June|July|August|September|Octo
 _MONTH_END = re.compile(rf"\b{_MONTHS}\.?$")
 _DATE_PREPOSITION_END = re.compile(r"\b(?:on|in|since|until|before|after)$", re.IGNORECASE)
 _MONTH_AND_DAY_START = re.compile(rf"^{_MONTHS}\.?\s+\d")
+_DAY_END = re.compile(r"(?<![\d.,:])\b\d{1,2}$")  # "…Correspondent — 14" / "March 2026"
+_MONTH_START = re.compile(rf"^{_MONTHS}\b")
 # A table row's first cell that is only a heading's number ("第一章  总则", "3.2   Memory card"): a heading, not a row.
 _NUMBER_LABEL = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]{1,5}[章节编部分篇]|\d{1,3}(?:\.\d{1,3})+\.?|\d{1,3}\.|[一二三四五六七八九十]{1,3}、)$")
 
@@ -132,6 +142,8 @@ def _joined(line: str, following: str, full_width: float, words: set[str]) -> st
     if not left or not right or _ITEM_START.match(right) and not _date_cut(left, right):  # "…to September" / "30."
         return None
     last, first = left[-1], right[0]
+    if first in _OPENING_QUOTES and right[1:2].islower():
+        first = right[1]  # a quotation going on in lower case ("…at a vehicle ferry" / '"once we see how…"') goes on too
     if first.islower() and not left.endswith(_FULL_STOPS) and not contains_cjk(last):
         # An English line goes on in lower case only where it was wrapped, in a paragraph or in a table cell
         # ("Rated AC output" / "power 5,000 W"), whatever its width.
@@ -151,7 +163,9 @@ def _joined(line: str, following: str, full_width: float, words: set[str]) -> st
         if _is_table_row(left) or _is_table_row(right):
             return None
         return left + right
-    if not left.endswith(_SENTENCE_ENDS + (":",)) and (_JOINING_WORD_END.search(left) or _date_cut(left, right)):
+    # At a page break (no width) a name cannot be told from a heading in title case at the page's foot.
+    name_going_on = full_width > 0 and _NAME_GOING_ON.search(left) and _CAPITALISED_START.match(right)
+    if not left.endswith(_SENTENCE_ENDS + (":",)) and (_JOINING_WORD_END.search(left) or _date_cut(left, right) or name_going_on):
         # A full English line that cannot end there goes on, whatever case the next line starts in; a table row set
         # in plain text ("…expiry of the contract" / "Employee personnel files…") is full too, and ends on a word.
         return left + " " + right
@@ -159,8 +173,10 @@ def _joined(line: str, following: str, full_width: float, words: set[str]) -> st
 
 
 def _date_cut(left: str, right: str) -> bool:
-    """Whether a line break falls inside a date: "…from May 1 to September" / "30.", "Reservations open on" / "March 1"."""
-    return bool(_MONTH_END.search(left) and right[0].isdigit() or _DATE_PREPOSITION_END.search(left) and _MONTH_AND_DAY_START.match(right))
+    """Whether a line break falls inside a date: "…from May 1 to September" / "30.", "Reservations open on" / "March 1",
+    "…Transport Correspondent — 14" / "March 2026"."""
+    return bool(_MONTH_END.search(left) and right[0].isdigit() or _DATE_PREPOSITION_END.search(left) and _MONTH_AND_DAY_START.match(right)
+                or _DAY_END.search(left) and _MONTH_START.match(right))
 
 
 def _cells(line: str) -> list[tuple[int, str]]:

@@ -147,6 +147,27 @@ def test_a_full_line_that_cannot_end_where_it_does_goes_on_in_any_case():
     assert "开车前5分钟停止检票。" in clean_pdf_pages([chinese])[0]
 
 
+def test_a_full_line_ending_in_a_name_a_comma_a_preposition_or_a_day_goes_on():
+    text = ("By Rhona MacLeod, Transport Correspondent of the Highland Evening News — 14\n"
+            "March 2026\n\n"
+            "The final cost came to £9.3 million. The Scottish Government's Zero Emission\n"
+            "Ferries Fund paid £5 million of that; the rest was met by the council and others.\n"
+            "The old diesel ferry, the Glen Affric, burned around a lot more fuel, about\n"
+            "180,000 litres of fuel a year, while the new one burns none at all in service.\n"
+            "The community council has complained about the missing car ferry. Its chair,\n"
+            "Mairi Stewart, said the company would look again at a vehicle ferry service\n"
+            '"once we see how the electric vessel performs through a full winter".\n\n'
+            "3.3 Modes\n")
+    page = clean_pdf_pages([text, "The power switch has three positions: OFF, SETUP and ON."])
+    assert "Evening News — 14 March 2026" in page[0]
+    assert "Zero Emission Ferries Fund paid" in page[0]
+    assert "about 180,000 litres" in page[0]
+    assert "Its chair, Mairi Stewart, said" in page[0]
+    assert 'a vehicle ferry service "once we see' in page[0]
+    # A heading at a page's foot stays apart from the page after it.
+    assert page[0].endswith("3.3 Modes") and page[1].startswith("The power switch")
+
+
 def test_two_column_prose_is_told_from_a_table():
     two_columns = "\n".join(f"the left column goes on with words {n}      the right column goes on with words {n}"
                             for n in range(8))
