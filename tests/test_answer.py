@@ -1184,3 +1184,15 @@ def test_people_are_counted_in_the_words_a_bylaw_writes_for_them(make_kb, tmp_pa
                     "persons and two vehicles.\n\n17. No person may drive a motor vehicle in a park except on a road.\n"})
     shown = stand_ins.corrected("14", question, hits, contexts, confident=False)
     assert shown.startswith("A campsite may be occupied by no more than six persons"), shown
+
+
+def test_a_shortened_word_is_shared_with_the_sentence_writing_it_out(make_kb, tmp_path):
+    """业委会 is the regulation's 业主委员会: a refusal in the uncertain band gives way to the sentence that writes it
+    out and shares another place of the question, as the retriever matched the question to its passage."""
+    question = "业委会开会得提前几天贴公告？"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "rules.md": "# 物业管理条例\n\n第七条 业主委员会应当每半年至少召开一次会议，并于会议召开七日前在物业管理区域内显著位置公告会议内容。\n\n"
+                    "第八条 物业服务合同期限一般为三年。\n\n第九条 物业服务人应当公示收费标准。\n\n"
+                    "第十条 业主大会会议应当有专有部分面积过半数的业主参加。\n"})
+    shown = stand_ins.corrected("知识库中没有找到这个问题的答案。", question, hits, contexts, confident=False)
+    assert "七日前" in shown, shown
