@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ingest.outline import join_blocks, located_headings, markdown_headings, numbered_division_headings
-from ingest.pdf_text import clean_pdf_pages, is_two_column
+from ingest.pdf_cells import DrawnText, rows_on_one_line
+from ingest.pdf_text import clean_pdf_pages, has_cells, is_two_column
 from ingest.types import Page
 from rag.errors import DocumentLoadError
 
@@ -311,8 +312,24 @@ def _page_text(page) -> str:
     except Exception:  # layout mode is younger than plain extraction; a page it cannot lay out is still read
         layout = ""
     if layout.strip() and not is_two_column(layout):
-        return layout
+        return rows_on_one_line(layout, _drawn_text(page)) if has_cells(layout) else layout
     return page.extract_text() or ""
+
+
+def _drawn_text(page) -> list[DrawnText]:
+    """The page's runs of text where it draws them, in the order it draws them; none where pypdf cannot say."""
+    drawn = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        if text.strip():  # where the text matrix puts the run, in the page's space (the current matrix applied)
+            drawn.append(DrawnText(tm[4] * cm[0] + tm[5] * cm[2] + cm[4], tm[4] * cm[1] + tm[5] * cm[3] + cm[5], text))
+
+    try:
+        page.extract_text(visitor_text=visit)
+    except Exception as exc:  # the layout text is read as it is
+        log.debug("PDF text positions not read (%s: %s)", type(exc).__name__, exc)
+        return []
+    return drawn
 
 
 def check_zip(path: Path, data: bytes, limits: LoadLimits) -> None:

@@ -184,6 +184,12 @@ def _cells(line: str) -> list[tuple[int, str]]:
     return [(m.start(), m.group()) for m in _CELL.finditer(line)]
 
 
+def has_cells(layout_text: str) -> bool:
+    """Whether any line of a page's layout text holds two runs of text a cell gap apart (a table row, or prose
+    in columns)."""
+    return any(len(_cells(line)) >= 2 for line in layout_text.splitlines())
+
+
 def is_two_column(layout_text: str) -> bool:
     """Whether a page's layout text sets prose in two columns side by side (a line holding a sentence's part
     on the left and another's on the right): such a page is read column by column from the plain text
