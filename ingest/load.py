@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 from ingest.outline import join_blocks, located_headings, markdown_headings, numbered_division_headings
 from ingest.pdf_cells import DrawnText, rows_on_one_line
+from ingest.pdf_headings import headings_by_size
 from ingest.pdf_text import clean_pdf_pages, has_cells, is_two_column
 from ingest.types import Page
 from rag.errors import DocumentLoadError
@@ -261,18 +262,21 @@ def load_pdf(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
             raise DocumentLoadError(str(path), f"encrypted PDF that cannot be opened ({type(exc).__name__}: {exc})") from exc
         if not opened:
             raise DocumentLoadError(str(path), "encrypted PDF: a password is required")
-    texts, chars = [], 0
+    texts, drawn, chars = [], [], 0
     for page in reader.pages:
-        text = _page_text(page)
+        page_drawn = _drawn_text(page)
+        text = _page_text(page, page_drawn)
         chars += len(_LAYOUT_PADDING.sub(" ", text))  # the characters of the text, not the layout's spacing
         if chars > limits.max_chars:
             raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
         texts.append(text)
-    bookmarks = _bookmarks_by_page(reader)
+        drawn.append(page_drawn)
+    # The author's outline where the PDF has one; else the headings its type shows (a browser's print has none).
+    titles = _bookmarks_by_page(reader) or dict(enumerate(headings_by_size(drawn)))
     pages = []
     for number, text in enumerate(clean_pdf_pages(texts), 1):
         text = _clean(text)
-        pages.append(Page(text, number, located_headings(text, bookmarks.get(number - 1, []))))
+        pages.append(Page(text, number, located_headings(text, titles.get(number - 1, []))))
     if not any(p.text.strip() for p in pages):
         raise DocumentLoadError(str(path), "PDF has no extractable text (a scanned PDF needs OCR, which is not supported)")
     return pages
@@ -304,29 +308,38 @@ def _bookmarks_by_page(reader) -> dict[int, list[tuple[int, str]]]:
     return found
 
 
-def _page_text(page) -> str:
-    """The page's text laid out as on the page (table cells apart, blank lines between paragraphs), which
-    `clean_pdf_pages` reads; the plain text where the page sets prose in two columns or layout fails."""
+def _page_text(page, drawn: list[DrawnText]) -> str:
+    """The page's text laid out as on the page (table cells apart, blank lines between paragraphs, a table row whose
+    cells wrapped on one line), which `clean_pdf_pages` reads; the plain text where the page sets prose in two
+    columns or layout fails. `drawn`: the page's runs of text where it draws them."""
     try:
         layout = page.extract_text(extraction_mode="layout")
     except Exception:  # layout mode is younger than plain extraction; a page it cannot lay out is still read
         layout = ""
     if layout.strip() and not is_two_column(layout):
-        return rows_on_one_line(layout, _drawn_text(page)) if has_cells(layout) else layout
+        return rows_on_one_line(layout, drawn) if has_cells(layout) else layout
     return page.extract_text() or ""
 
 
 def _drawn_text(page) -> list[DrawnText]:
-    """The page's runs of text where it draws them, in the order it draws them; none where pypdf cannot say."""
+    """The page's runs of text where it draws them and in their type size, in the order it draws them; none where
+    pypdf cannot say."""
     drawn = []
 
     def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
-        if text.strip():  # where the text matrix puts the run, in the page's space (the current matrix applied)
-            drawn.append(DrawnText(tm[4] * cm[0] + tm[5] * cm[2] + cm[4], tm[4] * cm[1] + tm[5] * cm[3] + cm[5], text))
+        if not text.strip():
+            return
+        # The text matrix then the current one, as pypdf gives them (row vectors): where the run starts on the page,
+        # and how much the two matrices scale its font size.
+        a, b = tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3]
+        c, d = tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3]
+        scale = abs(a * d - b * c) ** 0.5
+        drawn.append(DrawnText(tm[4] * cm[0] + tm[5] * cm[2] + cm[4], tm[4] * cm[1] + tm[5] * cm[3] + cm[5], text,
+                               abs(size) * scale))
 
     try:
         page.extract_text(visitor_text=visit)
-    except Exception as exc:  # the layout text is read as it is
+    except Exception as exc:  # the layout text is read as it is, without headings from the type
         log.debug("PDF text positions not read (%s: %s)", type(exc).__name__, exc)
         return []
     return drawn

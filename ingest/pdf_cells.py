@@ -34,10 +34,12 @@ CELL_SPACES = 3
 
 @dataclass(frozen=True)
 class DrawnText:
-    """A run of text as the page draws it: where it starts (x) and its baseline (y, up the page), in points."""
+    """A run of text as the page draws it: where it starts (x) and its baseline (y, up the page), and its type
+    size, in points (0 where unknown)."""
     x: float
     y: float
     text: str
+    size: float = 0.0
 
 
 @dataclass

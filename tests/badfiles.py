@@ -82,9 +82,10 @@ def pdf_unknown_filter() -> bytes:
     ])
 
 
-def text_pdf(pages: list[list[tuple[int, int, str]]]) -> bytes:
-    """A PDF whose pages show these (x, y, text) lines: ASCII in Helvetica, other text in the standard
-    Chinese font STSong-Light (not embedded; its UCS-2 encoding lets a reader extract the text)."""
+def text_pdf(pages: list[list[tuple]]) -> bytes:
+    """A PDF whose pages show these (x, y, text) lines, or (x, y, text, size) ones (10 points where not given):
+    ASCII in Helvetica, other text in the standard Chinese font STSong-Light (not embedded; its UCS-2 encoding
+    lets a reader extract the text)."""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"",  # the page tree, once the pages are numbered
@@ -96,12 +97,13 @@ def text_pdf(pages: list[list[tuple[int, int, str]]]) -> bytes:
     page_numbers = []
     for lines in pages:
         operations = []
-        for x, y, text in lines:
+        for x, y, text, *sized in lines:
+            size = sized[0] if sized else 10
             if text.isascii():
                 literal = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-                operations.append(f"BT /F1 10 Tf {x} {y} Td ({literal}) Tj ET")
+                operations.append(f"BT /F1 {size} Tf {x} {y} Td ({literal}) Tj ET")
             else:
-                operations.append(f"BT /F2 10 Tf {x} {y} Td <{text.encode('utf-16-be').hex()}> Tj ET")
+                operations.append(f"BT /F2 {size} Tf {x} {y} Td <{text.encode('utf-16-be').hex()}> Tj ET")
         stream = "\n".join(operations).encode("ascii")
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
         objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 420 595] /Contents %d 0 R"

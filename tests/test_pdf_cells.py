@@ -60,3 +60,23 @@ def test_a_sentence_drawn_in_several_runs_stays_prose():
              DrawnText(40, 488, "for the beep before you switch the "), DrawnText(190, 488, "unit"), DrawnText(205, 488, " off."),
              DrawnText(40, 476, "Then close the cover.")]
     assert rows_on_one_line(layout, drawn) == layout
+
+
+def test_a_pdf_without_bookmarks_has_the_headings_its_type_shows(tmp_path: Path):
+    """A browser prints <h1>-<h3> larger than the body and writes no outline: larger lines are headings, the
+    largest outermost, a title wrapped over two lines one heading; the body's size (most characters) and a
+    smaller running header are not."""
+    body = [(40, 470 - 12 * i, f"Body line {i} of the section on the batteries and the card slot.") for i in range(6)]
+    first = [(60, 580, "vireo_trailcam_x8_guide", 7), (40, 550, "Vireo TrailCam X8 User", 20), (40, 526, "Guide", 20),
+             (40, 500, "3. Getting started", 15), (40, 484, "3.1 Batteries", 12), *body]
+    second = [(60, 580, "vireo_trailcam_x8_guide", 7), (40, 550, "3.2 Memory card", 12), *body[:3],
+              (40, 480, "4. Settings", 15), *body[3:]]
+    path = tmp_path / "guide.pdf"
+    path.write_bytes(text_pdf([first, second]))
+    pages = load_document(path, path.read_bytes(), LoadLimits())
+    assert [(h.level, h.text) for h in pages[0].headings] == [(1, "Vireo TrailCam X8 User Guide"), (2, "3. Getting started"),
+                                                              (3, "3.1 Batteries")]
+    assert [(h.level, h.text) for h in pages[1].headings] == [(3, "3.2 Memory card"), (2, "4. Settings")]
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(text_pdf([body]))
+    assert load_document(plain, plain.read_bytes(), LoadLimits())[0].headings == ()
