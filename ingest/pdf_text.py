@@ -73,6 +73,8 @@ _DATE_PREPOSITION_END = re.compile(r"\b(?:on|in|since|until|before|after)$", re.
 _MONTH_AND_DAY_START = re.compile(rf"^{_MONTHS}\.?\s+\d")
 _DAY_END = re.compile(r"(?<![\d.,:])\b\d{1,2}$")  # "…Correspondent — 14" / "March 2026"
 _MONTH_START = re.compile(rf"^{_MONTHS}\b")
+# A list's bullets, as a word processor sets them: a glyph, a gap, the item.
+_BULLETS = frozenset("•·▪●○■□◆◇►▶‣⁃-–—*")
 # A table row's first cell that is only a heading's number ("第一章  总则", "3.2   Memory card"): a heading, not a row.
 _NUMBER_LABEL = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]{1,5}[章节编部分篇]|\d{1,3}(?:\.\d{1,3})+\.?|\d{1,3}\.|[一二三四五六七八九十]{1,3}、)$")
 
@@ -220,8 +222,9 @@ def _rows_and_lines(lines: list[str]) -> list[tuple[str, bool]]:
     row: list[tuple[int, str]] = []  # the table row being read: (column, cell text)
     for line in lines:
         cells = _cells(line)
-        if len(cells) == 2 and _NUMBER_LABEL.match(cells[0][1]):
-            cells = [(cells[0][0], f"{cells[0][1]} {cells[1][1]}")]  # a heading set with a wide gap after its number
+        if len(cells) == 2 and (_NUMBER_LABEL.match(cells[0][1]) or cells[0][1] in _BULLETS):
+            # A heading set with a wide gap after its number, a list item after its bullet: no table row.
+            cells = [(cells[0][0], f"{cells[0][1]} {cells[1][1]}")]
         if cells and row and _continues_row(cells, row):
             for column, text in cells:  # into the nearest column's cell
                 nearest = min(range(len(row)), key=lambda i: abs(row[i][0] - column))

@@ -168,6 +168,18 @@ def test_a_full_line_ending_in_a_name_a_comma_a_preposition_or_a_day_goes_on():
     assert page[0].endswith("3.3 Modes") and page[1].startswith("The power switch")
 
 
+def test_a_list_item_set_a_gap_after_its_bullet_is_prose_not_a_table_row():
+    text = ("Requirements\n\n"
+            "   •   Applications must be able to extend the database in any way when they are installed, to add both new\n"
+            "       rules for determining type, and new information about specific types.\n"
+            "   •   It must be possible to install applications in /usr and the home directory (in the\n"
+            "       normal Unix way) and have the MIME information used.\n")
+    page = clean_pdf_pages([text])[0]
+    assert "• Applications must be able to extend the database in any way when they are installed, to add both new rules" in page
+    assert "\n\n• It must be possible to install applications in /usr and the home directory (in the normal Unix way)" in page
+    assert "|" not in page
+
+
 def test_two_column_prose_is_told_from_a_table():
     two_columns = "\n".join(f"the left column goes on with words {n}      the right column goes on with words {n}"
                             for n in range(8))
