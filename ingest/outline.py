@@ -5,6 +5,7 @@ import re
 from typing import Iterable, Sequence
 
 from ingest.types import Heading
+from rag.text import CJK_CHARS
 
 # An ATX heading line ("## 3. Lights"); a line inside a fenced code block is code, not a heading.
 _MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
@@ -18,6 +19,7 @@ _CHINESE_LEVEL = {"编": 1, "章": 2, "节": 3}
 _CHINESE_PART = re.compile(r"^[ \t\u3000]*[一二三四五六七八九十]{1,3}、[^。；;]{1,30}$")
 _ENGLISH_DIVISION = re.compile(r"^[ \t]*(part|chapter)[ \t]+([ivxlc]+|\d{1,3})\b[.:]?(?:[ \t]+\S.{0,60})?$", re.IGNORECASE)
 _ENGLISH_LEVEL = {"part": 1, "chapter": 2}
+_BREAK_IN_CHINESE = re.compile(f"(?<=[{CJK_CHARS}])[ \t]*\n\\s*(?=[{CJK_CHARS}])")
 # The section's headings go in front of the chunk's text when it is embedded, so they must leave the embedding
 # model room for the chunk: the innermost headings are kept within this many characters.
 MAX_SECTION_CHARS = 100
@@ -67,8 +69,10 @@ def located_headings(text: str, titles: Sequence[tuple[int, str]]) -> tuple[Head
         letters = [re.escape(c) for c in title[:MAX_SECTION_CHARS] if not c.isspace()]
         match = re.compile(r"\s*".join(letters)).search(text, search_from) if letters else None
         if match:
-            # As the page writes it: a bookmark's title can lose the space where the heading wrapped.
-            headings.append(Heading(match.start(), level, " ".join(match.group(0).split())))
+            # As the page writes it: a bookmark's title can lose the space where the heading wrapped; a Chinese
+            # title wrapped has no space there ("…员工考勤" / "与休假管理办法").
+            written = " ".join(_BREAK_IN_CHINESE.sub("", match.group(0)).split())
+            headings.append(Heading(match.start(), level, written))
             search_from = match.end()
     return tuple(headings)
 

@@ -80,3 +80,9 @@ def test_a_pdf_without_bookmarks_has_the_headings_its_type_shows(tmp_path: Path)
     plain = tmp_path / "plain.pdf"
     plain.write_bytes(text_pdf([body]))
     assert load_document(plain, plain.read_bytes(), LoadLimits())[0].headings == ()
+    chinese = [(40, 550, "星河科技有限公司员工考勤", 20), (40, 526, "与休假管理办法", 20), (40, 500, "第一章 总则", 15),
+               *[(40, 470 - 12 * i, f"第{i + 1}条 员工应当遵守本办法的各项规定，按时上下班。") for i in range(6)]]
+    zh = tmp_path / "办法.pdf"
+    zh.write_bytes(text_pdf([chinese]))
+    assert [(h.level, h.text) for h in load_document(zh, zh.read_bytes(), LoadLimits())[0].headings] == [
+        (1, "星河科技有限公司员工考勤与休假管理办法"), (2, "第一章 总则")]
