@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import re
 import unicodedata
 import zipfile
@@ -333,9 +334,10 @@ def _drawn_text(page) -> list[DrawnText]:
         # and how much the two matrices scale its font size.
         a, b = tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3]
         c, d = tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3]
-        scale = abs(a * d - b * c) ** 0.5
-        drawn.append(DrawnText(tm[4] * cm[0] + tm[5] * cm[2] + cm[4], tm[4] * cm[1] + tm[5] * cm[3] + cm[5], text,
-                               abs(size) * scale))
+        run = DrawnText(tm[4] * cm[0] + tm[5] * cm[2] + cm[4], tm[4] * cm[1] + tm[5] * cm[3] + cm[5], text,
+                        abs(size) * abs(a * d - b * c) ** 0.5)
+        if math.isfinite(run.x) and math.isfinite(run.y) and math.isfinite(run.size):  # a malformed matrix places nothing
+            drawn.append(run)
 
     try:
         page.extract_text(visitor_text=visit)
