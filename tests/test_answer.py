@@ -1196,3 +1196,17 @@ def test_a_shortened_word_is_shared_with_the_sentence_writing_it_out(make_kb, tm
                     "第十条 业主大会会议应当有专有部分面积过半数的业主参加。\n"})
     shown = stand_ins.corrected("知识库中没有找到这个问题的答案。", question, hits, contexts, confident=False)
     assert "七日前" in shown, shown
+
+
+def test_a_chinese_reply_saying_a_word_no_passage_writes_gives_way(make_kb, tmp_path):
+    """"空气污染严重" is the model's own: the passage says 黄色表示轻度污染. The reply fails (here nothing stands in: the
+    question shares one specific place with the sentence); a reply in the passage's words, or framing them with 根据,
+    stays."""
+    question = "灯变成黄色说明什么？"
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
+        "manual.md": "# 操作说明\n\n空气质量指示灯以颜色显示当前空气质量：蓝色表示优，绿色表示良，黄色表示轻度污染，红色表示重度污染。\n\n"
+                     "滤网每6个月更换一次。\n"})
+    shown = stand_ins.corrected("灯变成黄色说明空气污染严重。", question, hits, contexts, confident=False)
+    assert shown == "", shown
+    assert stand_ins.corrected("黄色表示轻度污染。 [1]", question, hits, contexts, confident=False) == "黄色表示轻度污染。 [1]"
+    assert stand_ins.corrected("根据说明书，黄色表示轻度污染。", question, hits, contexts, confident=False) == "根据说明书，黄色表示轻度污染。"

@@ -5,6 +5,7 @@ answers, or where none does, to the honest refusal."""
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Callable, Sequence
 
 from rag.answer.checks import (ASKS_YES_NO, CITATION, MEASURE_UNITS_EN, as_digits, count_given, HEADING as _HEADING, QUANTITY, asks_for_figure, figure_units, figures_supported,
@@ -51,6 +52,8 @@ _POLAR_REPLY = re.compile(r"^\s*(?:yes|no|not|never|不能|不可以|不可|不�
 # before it echoes the question ("根据规定，…", "According to the documents, …").
 _POLAR_WORD = re.compile(r"\b(?:yes|no|not|cannot|can't|never)\b|不能|不可以|不可|不得|不允许|禁止|不需要|不用|可以|允许",
                          re.IGNORECASE)
+_CHINESE_WORD = re.compile(r"[\u4e00-\u9fff]+")
+_CHINESE_POLAR_WORDS = frozenset("不能 不可以 不可 不行 不得 不允许 禁止 不是 没有 不会 不需要 不用 可以 能够 允许 需要 应该 应当 必须".split())
 _ECHO_PREAMBLE = "根据 按照 依据 规定 文件 资料 文档 说明书 according to the documents document rules information provided based on"
 # Words that say whether something is so, allowed or required: the grounds of a yes or a no.
 _POLARITY = re.compile(r"\b(?:no|not|never|none|nothing|without|only|must|shall|should|may|can|cannot|prohibited|forbidden"
@@ -198,8 +201,31 @@ class StandIns:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
         that answers (`_quote_answering`), or the refusal."""
         return figures_supported(text, asked, contexts) and kind_answered(text, asked) and self._adds_to(text, asked) \
-            and count_given(text, asked, contexts) \
+            and count_given(text, asked, contexts) and self._chinese_words_written(text, asked, contexts) \
             and not names_a_section(text, contexts) and self._related(text, asked, contexts)
+
+    def _chinese_words_written(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
+        """Whether each Chinese word the reply says is written in the question or a passage, words saying how (根据,
+        应该, 可以, 不能) aside. A small model fills a gap with a word of its own: "灯变成黄色说明空气污染严重" over
+        "黄色表示轻度污染", "犬只收容所的地址是临川市" where no passage gives the address, "清朝乾隆年间" where the passage
+        says 乾隆年间. English replies paraphrase more freely ("approximately", "based on") and are not judged so."""
+        written = None
+        for term in self._terms(CITATION.sub(" ", text)):
+            if len(term) < 2 or not _CHINESE_WORD.fullmatch(term) or term in self._filler or term in self._saying_how:
+                continue
+            if term in asked or any(term in context for context in contexts):
+                continue
+            if written is None:  # as the tokenizer reads them (traditional characters as simplified)
+                written = set(self._terms(asked)).union(*(self._terms(context) for context in contexts))
+            if term not in written:
+                return False
+        return True
+
+    @cached_property
+    def _saying_how(self) -> frozenset[str]:
+        """The words a reply frames its answer with, as this tokenizer's terms: the preamble of an echo and the
+        words of a yes or a no."""
+        return frozenset(self._terms(_ECHO_PREAMBLE)) | _CHINESE_POLAR_WORDS
 
     def _adds_to(self, text: str, asked: str) -> bool:
         """Whether the answer says more than the question: "在多高的位置作业属于高处作业。" repeats it."""
