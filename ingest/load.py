@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 from ingest.outline import join_blocks, located_headings, markdown_headings, numbered_division_headings
 from ingest.pdf_cells import DrawnText, rows_on_one_line
 from ingest.pdf_headings import headings_by_size
-from ingest.pdf_text import clean_pdf_pages, has_cells, is_two_column
+from ingest.pdf_text import clean_pdf_pages, has_wrapped_cells, is_two_column
 from ingest.types import Page
 from rag.errors import DocumentLoadError
 
@@ -263,17 +263,20 @@ def load_pdf(path: Path, data: bytes, limits: LoadLimits) -> list[Page]:
             raise DocumentLoadError(str(path), f"encrypted PDF that cannot be opened ({type(exc).__name__}: {exc})") from exc
         if not opened:
             raise DocumentLoadError(str(path), "encrypted PDF: a password is required")
+    bookmarks = _bookmarks_by_page(reader)
     texts, drawn, chars = [], [], 0
     for page in reader.pages:
-        page_drawn = _drawn_text(page)
+        # Where the page draws its text (a second pass over it): for a table's rows, and for the headings its type
+        # shows where the PDF has no bookmarks.
+        page_drawn = None if bookmarks else _drawn_text(page)
         text = _page_text(page, page_drawn)
         chars += len(_LAYOUT_PADDING.sub(" ", text))  # the characters of the text, not the layout's spacing
         if chars > limits.max_chars:
             raise DocumentLoadError(str(path), f"more than {limits.max_chars:,} characters of text (limit max_document_chars)")
         texts.append(text)
-        drawn.append(page_drawn)
+        drawn.append(page_drawn or [])
     # The author's outline where the PDF has one; else the headings its type shows (a browser's print has none).
-    titles = _bookmarks_by_page(reader) or dict(enumerate(headings_by_size(drawn)))
+    titles = bookmarks or dict(enumerate(headings_by_size(drawn)))
     pages = []
     for number, text in enumerate(clean_pdf_pages(texts), 1):
         text = _clean(text)
@@ -309,16 +312,16 @@ def _bookmarks_by_page(reader) -> dict[int, list[tuple[int, str]]]:
     return found
 
 
-def _page_text(page, drawn: list[DrawnText]) -> str:
+def _page_text(page, drawn: list[DrawnText] | None) -> str:
     """The page's text laid out as on the page (table cells apart, blank lines between paragraphs, a table row whose
     cells wrapped on one line), which `clean_pdf_pages` reads; the plain text where the page sets prose in two
-    columns or layout fails. `drawn`: the page's runs of text where it draws them."""
+    columns or layout fails. `drawn`: the page's runs of text where it draws them; None: read where needed."""
     try:
         layout = page.extract_text(extraction_mode="layout")
     except Exception:  # layout mode is younger than plain extraction; a page it cannot lay out is still read
         layout = ""
     if layout.strip() and not is_two_column(layout):
-        return rows_on_one_line(layout, drawn) if has_cells(layout) else layout
+        return rows_on_one_line(layout, _drawn_text(page) if drawn is None else drawn) if has_wrapped_cells(layout) else layout
     return page.extract_text() or ""
 
 

@@ -186,10 +186,15 @@ def _cells(line: str) -> list[tuple[int, str]]:
     return [(m.start(), m.group()) for m in _CELL.finditer(line)]
 
 
-def has_cells(layout_text: str) -> bool:
-    """Whether any line of a page's layout text holds two runs of text a cell gap apart (a table row, or prose
-    in columns)."""
-    return any(len(_cells(line)) >= 2 for line in layout_text.splitlines())
+def has_wrapped_cells(layout_text: str) -> bool:
+    """Whether a page's layout text has a table row that may go on over lines: a line of two cells or more beside
+    a line with a cell starting where one of its later cells does (a cell's next line, or a centred cell's line)."""
+    lines = [[column for column, _ in _cells(line)] for line in layout_text.splitlines()]
+    for above, below in zip(lines, lines[1:]):
+        for row, other in ((above, below), (below, above)):
+            if len(row) >= 2 and any(abs(column - start) <= 1 for column in row[1:] for start in other):
+                return True
+    return False
 
 
 def is_two_column(layout_text: str) -> bool:
