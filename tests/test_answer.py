@@ -1205,8 +1205,11 @@ def test_a_chinese_reply_saying_a_word_no_passage_writes_gives_way(make_kb, tmp_
     question = "灯变成黄色说明什么？"
     stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
         "manual.md": "# 操作说明\n\n空气质量指示灯以颜色显示当前空气质量：蓝色表示优，绿色表示良，黄色表示轻度污染，红色表示重度污染。\n\n"
-                     "滤网每6个月更换一次。\n"})
+                     "滤网每6个月更换一次。充满电续航里程为50 km。\n"})
     shown = stand_ins.corrected("灯变成黄色说明空气污染严重。", question, hits, contexts, confident=False)
     assert shown == "", shown
     assert stand_ins.corrected("黄色表示轻度污染。 [1]", question, hits, contexts, confident=False) == "黄色表示轻度污染。 [1]"
     assert stand_ins.corrected("根据说明书，黄色表示轻度污染。", question, hits, contexts, confident=False) == "根据说明书，黄色表示轻度污染。"
+    # A unit the passage writes otherwise, and a figure in words, are for the figure checks to judge.
+    asked = "充满电能跑多远？"
+    assert stand_ins.corrected("充满电能跑50公里。", asked, hits, contexts, confident=False) == "充满电能跑50公里。"

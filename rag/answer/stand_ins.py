@@ -209,10 +209,12 @@ class StandIns:
         应该, 可以, 不能) aside. A small model fills a gap with a word of its own: "灯变成黄色说明空气污染严重" over
         "黄色表示轻度污染", "犬只收容所的地址是临川市" where no passage gives the address, "清朝乾隆年间" where the passage
         says 乾隆年间. English replies paraphrase more freely ("approximately", "based on") and are not judged so."""
-        written = None
+        written, reply = None, as_digits(CITATION.sub(" ", text))
         for term in self._terms(CITATION.sub(" ", text)):
             if len(term) < 2 or not _CHINESE_WORD.fullmatch(term) or term in self._filler or term in self._saying_how:
                 continue
+            if as_digits(term) != term or re.search(r"\d\s*" + re.escape(term), reply):
+                continue  # a figure in words (五年 for 5年) or a unit (50公里 over 50 km): the figure checks judge those
             if term in asked or any(term in context for context in contexts):
                 continue
             if written is None:  # as the tokenizer reads them (traditional characters as simplified)
