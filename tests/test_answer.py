@@ -1186,30 +1186,32 @@ def test_people_are_counted_in_the_words_a_bylaw_writes_for_them(make_kb, tmp_pa
     assert shown.startswith("A campsite may be occupied by no more than six persons"), shown
 
 
-def test_a_shortened_word_is_shared_with_the_sentence_writing_it_out(make_kb, tmp_path):
-    """业委会 is the regulation's 业主委员会: a refusal in the uncertain band gives way to the sentence that writes it
-    out and shares another place of the question, as the retriever matched the question to its passage."""
-    question = "业委会开会得提前几天贴公告？"
-    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
-        "rules.md": "# 物业管理条例\n\n第七条 业主委员会应当每半年至少召开一次会议，并于会议召开七日前在物业管理区域内显著位置公告会议内容。\n\n"
-                    "第八条 物业服务合同期限一般为三年。\n\n第九条 物业服务人应当公示收费标准。\n\n"
-                    "第十条 业主大会会议应当有专有部分面积过半数的业主参加。\n"})
-    shown = stand_ins.corrected("知识库中没有找到这个问题的答案。", question, hits, contexts, confident=False)
-    assert "七日前" in shown, shown
-
-
-def test_a_chinese_reply_saying_a_word_no_passage_writes_gives_way(make_kb, tmp_path):
-    """"空气污染严重" is the model's own: the passage says 黄色表示轻度污染. The reply fails (here nothing stands in: the
-    question shares one specific place with the sentence); a reply in the passage's words, or framing them with 根据,
-    stays."""
+def test_a_chinese_reply_saying_a_word_no_passage_writes_is_not_written(make_kb, tmp_path):
+    """"空气污染严重" is the model's own: the passage says 黄色表示轻度污染 (the uncertain band refuses such a reply). A reply
+    in the passage's words, framing them with 根据, or giving a figure in other units or words, is written."""
     question = "灯变成黄色说明什么？"
     stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path, question, {
         "manual.md": "# 操作说明\n\n空气质量指示灯以颜色显示当前空气质量：蓝色表示优，绿色表示良，黄色表示轻度污染，红色表示重度污染。\n\n"
                      "滤网每6个月更换一次。充满电续航里程为50 km。\n"})
-    shown = stand_ins.corrected("灯变成黄色说明空气污染严重。", question, hits, contexts, confident=False)
-    assert shown == "", shown
-    assert stand_ins.corrected("黄色表示轻度污染。 [1]", question, hits, contexts, confident=False) == "黄色表示轻度污染。 [1]"
-    assert stand_ins.corrected("根据说明书，黄色表示轻度污染。", question, hits, contexts, confident=False) == "根据说明书，黄色表示轻度污染。"
+    assert not stand_ins.chinese_words_written("灯变成黄色说明空气污染严重。", question, contexts)
+    assert not stand_ins.chinese_words_written("抱歉，我无法协助完成这个请求。", question, contexts)
+    assert stand_ins.chinese_words_written("黄色表示轻度污染。 [1]", question, contexts)
+    assert stand_ins.chinese_words_written("根据说明书，黄色表示轻度污染。", question, contexts)
     # A unit the passage writes otherwise, and a figure in words, are for the figure checks to judge.
-    asked = "充满电能跑多远？"
-    assert stand_ins.corrected("充满电能跑50公里。", asked, hits, contexts, confident=False) == "充满电能跑50公里。"
+    assert stand_ins.chinese_words_written("充满电能跑50公里。", "充满电能跑多远？", contexts)
+    assert stand_ins.chinese_words_written("滤网每六个月更换一次。", "滤网多久换一次？", contexts)
+    # Traditional characters are read as the tokenizer reads them.
+    assert stand_ins.chinese_words_written("黃色表示輕度污染。", question, contexts)
+    assert stand_ins.chinese_words_written("The light shows air quality.", "What does the light show?", contexts)
+
+def test_an_uncertain_chinese_reply_with_a_word_of_its_own_is_refused(make_kb, sample_copy):
+    paraphrase = "灭火器表上的指针变红了，要多快换掉？"
+    # All its figures and most of its words are the passage's; 报废 and 扔掉 are its own.
+    kb = make_kb(chat_model=EchoChatModel("压力指针处于红色区域时灭火器已报废，必须在24小时内扔掉更换。"))
+    kb.ingest([sample_copy])
+    assert not kb.answerability().decide(paraphrase, kb.search(paraphrase, 5)).confident
+    assert kb.ask(paraphrase).refused
+    in_its_words = make_kb(chat_model=EchoChatModel("压力指针处于红色区域时，必须在24小时内更换。"))
+    in_its_words.ingest([sample_copy])
+    answer = in_its_words.ask(paraphrase)
+    assert not answer.refused and "24" in answer.text, answer.text

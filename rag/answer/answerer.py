@@ -116,7 +116,8 @@ class Answerer:
         text = self._stand_ins.corrected(text, asked, relevant, contexts, confident=False)
         # The model's own refusal is shown as the product's sentence: "No, you cannot put it in your bedroom. The
         # knowledge base does not contain an answer" says no and refuses at once, and its no rests on nothing.
-        if not text or is_refusal(text) or not is_supported(text, asked, contexts, self._terms, self._filler, self._codes):
+        if not text or is_refusal(text) or not is_supported(text, asked, contexts, self._terms, self._filler, self._codes) \
+                or not self._stand_ins.chinese_words_written(text, asked, contexts):
             text = refusal_for(question)
         # Nothing is shown before this point, so citations of passages that do not give the figures can go.
         yield citing_what_gives_its_figures(text, asked, contexts, self._terms, self._filler)

@@ -17,7 +17,7 @@ from rag.prompt import display_source
 from rag.retrieve import Hit
 from rag.sanitize import document_for_prompt
 from rag.synonyms import everyday_words_in, other_words
-from rag.text import code_family, written_apart
+from rag.text import code_family
 
 # A small model that cannot find the answer may copy a document block, starting with its header as the
 # prompt writes it: "[1] (manual.html, page 3)".
@@ -201,14 +201,16 @@ class StandIns:
         """The checks an answer must pass in both bands; one that fails gives way to the passage sentence
         that answers (`_quote_answering`), or the refusal."""
         return figures_supported(text, asked, contexts) and kind_answered(text, asked) and self._adds_to(text, asked) \
-            and count_given(text, asked, contexts) and self._chinese_words_written(text, asked, contexts) \
+            and count_given(text, asked, contexts) \
             and not names_a_section(text, contexts) and self._related(text, asked, contexts)
 
-    def _chinese_words_written(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
+    def chinese_words_written(self, text: str, asked: str, contexts: Sequence[str]) -> bool:
         """Whether each Chinese word the reply says is written in the question or a passage, words saying how (根据,
         应该, 可以, 不能) aside. A small model fills a gap with a word of its own: "灯变成黄色说明空气污染严重" over
-        "黄色表示轻度污染", "犬只收容所的地址是临川市" where no passage gives the address, "清朝乾隆年间" where the passage
-        says 乾隆年间. English replies paraphrase more freely ("approximately", "based on") and are not judged so."""
+        "黄色表示轻度污染", "清朝乾隆年间" where the passage says 乾隆年间. English replies paraphrase more freely
+        ("approximately", "based on") and are not judged so. Judged on what is shown in the uncertain band, after the
+        stand-ins: a reply failing it is refused, not replaced (as a failing check's would be, by a sentence sharing
+        the question, which over "抱歉，我无法协助" was the manual's "感谢您购买清风空气净化器")."""
         written, reply = None, as_digits(CITATION.sub(" ", text))
         for term in self._terms(CITATION.sub(" ", text)):
             if len(term) < 2 or not _CHINESE_WORD.fullmatch(term) or term in self._filler or term in self._saying_how:
@@ -266,7 +268,7 @@ class StandIns:
                                         answer_units, rows_alike=False)
         same_unit, other_unit = [], []
         for number, sentence in sentences:
-            shared_terms = self._held_in(specific, sentence)
+            shared_terms = specific & set(self._terms(sentence))
             if not shared_terms or not gives_what_is_asked(sentence, asked):
                 continue
             unit_groups = [units - {""} for units in figure_units(sentence).values()]
@@ -285,7 +287,7 @@ class StandIns:
         """The passage sentences the answer comes from, when none of them holds a specific term of the question
         (it was read off another row or sentence); None when one does."""
         own = source_sentences(text, [sentence for _, sentence in sentences], self._terms)
-        return None if any(self._held_in(specific, sentence) for sentence in own) else own
+        return None if any(specific & set(self._terms(sentence)) for sentence in own) else own
 
     def _row_by_meaning(self, asked: str, sentences: Sequence[tuple[int, str]], answer_sentences: Sequence[str],
                         answer_units: set[str], rows_alike: bool = True) -> str:
@@ -365,7 +367,7 @@ class StandIns:
                 own = [i for i, tier in enumerate(tiers) if figures & set(figure_units(tier))]
                 if len(own) != 1:
                     continue
-                shares = [len(outermost_terms(self._held_in(specific, c.group(1) or c.group(2)))) for c in conditions]
+                shares = [len(outermost_terms(specific & set(self._terms(c.group(1) or c.group(2))))) for c in conditions]
                 best = max(shares)
                 asked_tier = tiers[shares.index(best)]
                 if shares[own[0]] < best and shares.count(best) == 1 and gives_what_is_asked(asked_tier, asked):
@@ -384,7 +386,7 @@ class StandIns:
         for number, hit in enumerate(relevant, 1):
             for sentence in passage_sentences(document_for_prompt(hit.chunk.text), clauses_apart=False):
                 tiers, conditions = _tiers_of(sentence)
-                if tiers and outermost_terms(self._held_in(specific, sentence)):
+                if tiers and outermost_terms(specific & set(self._terms(sentence))):
                     found |= {(number, tier) for tier, condition in zip(tiers, conditions)
                               if any(_in_range(value, units, condition.group(1) or condition.group(2))
                                      for value, units in figures.items())}
@@ -504,7 +506,7 @@ class StandIns:
         """Whether the sentence holds a specific term of the question, or in Chinese a rare character pair of it."""
         specific = self._specific_terms(asked)
         pairs = self.answerability.specific_pairs(self.answerability.character_pairs(asked))
-        return shared_places(asked, self._held_in(specific, sentence),
+        return shared_places(asked, specific & set(self._terms(sentence)),
                              pairs & self.answerability.character_pairs(sentence) if pairs else set()) > 0
 
     def _alternatives_kept(self, text: str, relevant: Sequence[Hit]) -> str:
@@ -628,7 +630,7 @@ class StandIns:
         wanted = (set(self._terms(asked)) | set(everyday_words_in(asked))) - self._not_content(asked) - code_parts
         # With the words the passages write for the question's (国庆节 is a regulation's 法定节假日).
         wanted |= self.answerability.words_held_for(sorted(wanted))
-        words = outermost_terms(self._held_in(wanted, sentence))
+        words = outermost_terms(wanted & set(self._terms(sentence)))
         # In Chinese, a rare character pair counts as a place where the segmenter cut a word otherwise (承重墙 /
         # 承重结构: "私自拆了承重墙，个人会被罚多少？" shares 承重 with the article on load-bearing walls only).
         pairs = self.answerability.specific_pairs(self.answerability.character_pairs(asked))
@@ -642,13 +644,6 @@ class StandIns:
             return ""
         return _one_sentence_answering({(number, sentence) for number, sentence in numbered_sentences(relevant)
                                         if self._names_alone(sentence, code)}, asked)
-
-    def _held_in(self, wanted: set[str], sentence: str) -> set[str]:
-        """Those of the question's `wanted` terms that `sentence` holds, its Chinese words written with a character
-        inside among them (`written_apart`): the question's 业委会 is a regulation's 业主委员会, 物业费 its 物业服务费,
-        as the retriever matched them."""
-        held = wanted & set(self._terms(sentence))
-        return held | {w for w in wanted - held if written_apart(w, sentence)}
 
     def _specific_terms(self, asked: str) -> set[str]:
         """The question's specific terms, and the specific words the passages write for its words no chunk holds
@@ -726,7 +721,7 @@ class StandIns:
         candidates = []
         for number, sentence in numbered_sentences(relevant):
             sentence_terms = set(self._terms(sentence))
-            shared = len(outermost_terms(self._held_in(specific, sentence)))
+            shared = len(outermost_terms(specific & sentence_terms))
             # A sentence saying whether (a word of polarity), or one sharing two places of the question that states
             # what holds ("A reservation cancelled at least 14 days before the booked date is refunded in full…").
             if shared and len(sentence_terms) > shared + 1 and not sentence.startswith("#") \
@@ -754,7 +749,7 @@ class StandIns:
         for number, sentence in numbered_sentences(relevant):
             sentence_terms = set(self._terms(sentence))
             shared_pairs = pairs & self.answerability.character_pairs(sentence) if pairs else set()
-            shared = shared_places(asked, self._held_in(specific, sentence), shared_pairs)
+            shared = shared_places(asked, specific & sentence_terms, shared_pairs)
             # A heading ("## Warranty coverage") names a subject; it answers nothing.
             if shared >= MIN_SPECIFIC_SHARED and len(sentence_terms) > shared + 1 and not sentence.startswith("#") \
                     and gives_what_is_asked(sentence, asked):
