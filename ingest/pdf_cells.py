@@ -60,7 +60,7 @@ def rows_on_one_line(layout: str, drawn: Sequence[DrawnText]) -> str:
     """The page's layout text with each table row whose cells wrapped over several lines set on one line.
     `drawn`: the page's runs of text in the order the page draws them. A row whose lines cannot all be found in
     the layout text, or whose lines there hold other text too, is left as it is."""
-    lines = _drawn_lines(drawn, layout)
+    lines = drawn_lines(drawn, layout)
     step = _line_step(lines)
     if step is None:
         return layout
@@ -79,10 +79,11 @@ def rows_on_one_line(layout: str, drawn: Sequence[DrawnText]) -> str:
     return "\n".join(layout_lines)
 
 
-def _drawn_lines(drawn: Sequence[DrawnText], layout: str) -> list[DrawnText]:
-    """The runs as lines of text: runs drawn one after another on one line that the layout text shows as one
-    piece of text (fewer than CELL_SPACES spaces apart: a bold word in a sentence, a page number between dashes)
-    become one, at the first run's start; runs a cell gap apart stay apart."""
+def drawn_lines(drawn: Sequence[DrawnText], layout: str | None = None) -> list[DrawnText]:
+    """The runs as lines of text, each at its first run's start and in its size: runs drawn one after another on
+    one line become one (a bold word in a sentence, a page number between dashes). Given the page's layout text,
+    only where it shows them as one piece of text (fewer than CELL_SPACES spaces apart): runs a cell gap apart
+    stay apart."""
     lines: list[DrawnText] = []
     for run in drawn:
         text = " ".join(run.text.split())
@@ -90,12 +91,15 @@ def _drawn_lines(drawn: Sequence[DrawnText], layout: str) -> list[DrawnText]:
             continue
         if lines and abs(run.y - lines[-1].y) <= SAME_LINE and run.x > lines[-1].x:
             previous = lines[-1]
-            together = next((previous.text + " " * n + text for n in range(CELL_SPACES)
-                             if previous.text + " " * n + text in layout), None)
+            if layout is None:
+                together = f"{previous.text} {text}"
+            else:
+                together = next((previous.text + " " * n + text for n in range(CELL_SPACES)
+                                 if previous.text + " " * n + text in layout), None)
             if together is not None:
-                lines[-1] = DrawnText(previous.x, previous.y, together)
+                lines[-1] = DrawnText(previous.x, previous.y, together, previous.size)
                 continue
-        lines.append(DrawnText(run.x, run.y, text))
+        lines.append(DrawnText(run.x, run.y, text, run.size))
     return lines
 
 

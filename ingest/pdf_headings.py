@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Sequence
 
-from ingest.pdf_cells import SAME_LINE, DrawnText
+from ingest.pdf_cells import DrawnText, drawn_lines
 
 # A heading's type is at least this much larger than the body's (a browser's h4 is the body's size, bold).
 HEADING_SCALE = 1.1
@@ -28,7 +28,7 @@ WRAPPED_TITLE_STEP = 1.6
 def headings_by_size(pages: Sequence[Sequence[DrawnText]]) -> list[list[tuple[int, str]]]:
     """Per page, its headings as (level, title), in the order drawn; a document whose text is all of one size, or
     whose runs carry no size, has none."""
-    lines = [_lines(drawn) for drawn in pages]
+    lines = [drawn_lines(drawn) for drawn in pages]
     characters = Counter()
     for page in lines:
         for line in page:
@@ -54,18 +54,6 @@ def headings_by_size(pages: Sequence[Sequence[DrawnText]]) -> list[list[tuple[in
             titles.append((level, line.text, line))
         out.append([(level, title) for level, title, _ in titles])
     return out
-
-
-def _lines(drawn: Sequence[DrawnText]) -> list[DrawnText]:
-    """Runs drawn one after another on one line as one line, in the size of its first run."""
-    lines: list[DrawnText] = []
-    for run in drawn:
-        if lines and abs(run.y - lines[-1].y) <= SAME_LINE and run.x > lines[-1].x:
-            previous = lines[-1]
-            lines[-1] = DrawnText(previous.x, previous.y, previous.text + run.text, previous.size)
-        elif run.text.strip():
-            lines.append(run)
-    return [DrawnText(line.x, line.y, " ".join(line.text.split()), line.size) for line in lines]
 
 
 def _size_of(line: DrawnText) -> float:

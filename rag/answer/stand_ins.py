@@ -211,8 +211,9 @@ class StandIns:
         ("approximately", "based on") and are not judged so. Judged on what is shown in the uncertain band, after the
         stand-ins: a reply failing it is refused, not replaced (as a failing check's would be, by a sentence sharing
         the question, which over "抱歉，我无法协助" was the manual's "感谢您购买清风空气净化器")."""
-        written, reply = None, as_digits(CITATION.sub(" ", text))
-        for term in self._terms(CITATION.sub(" ", text)):
+        said = CITATION.sub(" ", text)
+        written, reply = None, as_digits(said)
+        for term in self._terms(said):
             if len(term) < 2 or not _CHINESE_WORD.fullmatch(term) or term in self._filler or term in self._saying_how:
                 continue
             if as_digits(term) != term or re.search(r"\d\s*" + re.escape(term), reply):
