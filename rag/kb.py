@@ -326,6 +326,7 @@ class KnowledgeBase:
             relatedness=self._relatedness,
             min_relatedness=self.settings.min_answer_relatedness,
             sentence_scores=self._sentence_scores,
+            focused_sentences=self.settings.focused_sentences,
         )
 
     def _relatedness(self, question: str, sentences: Sequence[str]) -> float | None:

@@ -137,13 +137,13 @@ class PromptTemplate:
         if hits and size(hits, history) > budget:
             first = hits[0]
             text = first.chunk.text
-            while len(text) > 50 and size([_with_text(first, text)], history) > budget:
+            while len(text) > 50 and size([with_text(first, text)], history) > budget:
                 text = text[: int(len(text) * 0.8)]
-            hits = [_with_text(first, text)]
+            hits = [with_text(first, text)]
         return self.render(question, hits, history), hits, history
 
 
-def _with_text(hit: Hit, text: str) -> Hit:
+def with_text(hit: Hit, text: str) -> Hit:
     return dataclasses.replace(hit, chunk=dataclasses.replace(hit.chunk, text=text))
 
 

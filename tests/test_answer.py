@@ -407,6 +407,21 @@ def test_units_written_out_agree_and_joining_words_are_no_units():
     assert units_agree({"kilograms"}, {"kg"}) and units_agree({"cm"}, {"centimetres"}) and not units_agree({"km"}, {"m"})
 
 
+def test_money_is_supported_only_by_money_or_a_bare_cell():
+    """"What is the list price of a VX-40 pump?" drew "$5" from "filtered to 5 micrometres": a currency written before
+    a figure is no unit after it, and the bare 5 passed."""
+    from rag.answer.checks import figures_supported
+
+    air = ["VX-40 air supply: the compressed air must be filtered to 5 micrometres."]
+    assert not figures_supported("The list price of a VX-40 pump is $5.", "What is the list price of a VX-40?", air)
+    assert not figures_supported("¥5", "VX-40 多少钱？", air)
+    assert figures_supported("$75 [1]", "What does a drone permit cost?", ["A drone permit costs $75."])
+    assert figures_supported("75 dollars", "What does a drone permit cost?", ["A drone permit costs $75."])
+    assert figures_supported("$1,200", "What does it cost?", ["USD 1,200 per unit"])
+    assert figures_supported("200元", "狗证多少钱？", ["登记费为200元。"])
+    assert figures_supported("$45", "What is the shelter fee?", ["Item | Fee ($)\nShelter | 45"])
+
+
 def test_a_quoted_list_item_loses_its_number(make_kb, sample_copy):
     """A reply that only repeats the question gives way to the list item that answers, without its "1. "."""
     kb = make_kb(chat_model=EchoChatModel("在多高的位置作业属于高处作业。"))
@@ -1215,3 +1230,90 @@ def test_an_uncertain_chinese_reply_with_a_word_of_its_own_is_refused(make_kb, s
     in_its_words.ingest([sample_copy])
     answer = in_its_words.ask(paraphrase)
     assert not answer.refused and "24" in answer.text, answer.text
+
+
+def test_a_refused_uncertain_answer_is_asked_again_over_the_sentences_closest_to_the_question(make_kb, sample_copy):
+    question = "How fast may a forklift drive indoors?"  # uncertain: in other words than the handbook's
+
+    def document_lines(prompt: str) -> int:
+        return sum(len(block.split("</document>")[0].strip().split("\n")) - 1 for block in prompt.split("<document>")[1:])
+
+    def reads_only_a_few_sentences(messages):  # test double for a small model lost in whole passages
+        prompt = messages[-1].content
+        return "8 km/h [1]" if document_lines(prompt) <= 4 and "8 km/h" in prompt else REFUSAL_EN
+
+    llm = EchoChatModel(reads_only_a_few_sentences)
+    kb = make_kb(chat_model=llm, focused_sentences=4)
+    kb.ingest([sample_copy])
+    decision = kb.answerability().decide(question, kb.search(question, 5))
+    assert decision.answerable and not decision.confident
+    answer = kb.ask(question)
+    assert not answer.refused and "8 km/h" in answer.text, answer.text
+    assert [s.source.rsplit("/", 1)[-1] for s in answer.cited_sources] == ["safety_handbook.md"]  # [1] of the retry
+    assert len(llm.calls) == 2
+    again = llm.calls[1][-1].content
+    assert document_lines(llm.calls[0][-1].content) > 4 and document_lines(again) <= 4
+    assert "\n#" not in again and "©" not in again  # no heading, title or footer: a model copies them as its answer
+
+    never_again = make_kb(chat_model=EchoChatModel(reads_only_a_few_sentences), focused_sentences=0)
+    never_again.ingest([sample_copy])
+    assert never_again.ask(question).refused
+
+
+def test_an_unsupported_answer_asked_again_is_still_refused(make_kb, sample_copy):
+    question = "Who is the chief executive of Qingshan Fluid Systems?"  # uncertain; no passage names one
+    llm = EchoChatModel("The chief executive is Zhang Wei [1].")
+    kb = make_kb(chat_model=llm)
+    kb.ingest([sample_copy])
+    answer = kb.ask(question)
+    assert answer.refused and len(llm.calls) == 2  # asked again, and the invented name refused again
+
+
+def test_a_reply_asked_again_that_answers_nothing_is_refused(make_kb, sample_copy):
+    question = "How fast may a forklift drive indoors?"
+    for reply in ("safety_handbook", "Forklifts [1]"):
+        llm = EchoChatModel(lambda messages: REFUSAL_EN if len(llm.calls) == 1 else reply)
+        kb = make_kb(chat_model=llm)
+        kb.ingest([sample_copy])
+        answer = kb.ask(question)
+        assert answer.refused and len(llm.calls) == 2, (reply, answer.text)
+
+
+def test_a_question_the_kb_embedder_cannot_read_is_not_asked_again(make_kb, sample_copy):
+    # Without the check of relatedness (the built-in embedder reads no Chinese), six sentences draw answers the
+    # passages do not give.
+    question = "叉车在车间里最快能开多快？"
+    llm = EchoChatModel("叉车在车间里最快能开 30 公里每小时。")
+    kb = make_kb(chat_model=llm)
+    kb.ingest([sample_copy])
+    decision = kb.answerability().decide(question, kb.search(question, 5))
+    assert decision.answerable and not decision.confident
+    assert kb.ask(question).refused and len(llm.calls) == 1
+
+
+def test_the_sentences_to_focus_on_are_each_sentence_once_without_titles_or_footers(tmp_path):
+    from rag.answer.answerer import names_a_document, sentences_to_focus_on
+    from rag.retrieve import Hit
+    from rag.store.records import ChunkRecord
+
+    def hit(source: str, text: str) -> Hit:
+        chunk = ChunkRecord(chunk_id=source, doc_id=source, source=str(tmp_path / source), page=None, start=0,
+                            end=len(text), text=text, row_id=0)
+        return Hit(chunk=chunk, score=1.0, relevance=0.5, cosine=0.5, term_coverage=0.5, rank=1, kb=str(tmp_path))
+
+    passages = [hit("bylaw.html", "Part 5 – Camping\n\n15. Quiet hours are from 10:00 p.m. to 7:00 a.m.\n\nService hotline and "
+                                  "response times\n\nStandby time | up to 6 months"),
+                hit("handbook.md", "# Qingshan Fluid Systems — Plant Safety Handbook\n\n15. Quiet hours are from 10:00 p.m. to "
+                                   "7:00 a.m.\n\nWear gloves when handling coolant.\n\n© 2026 Qingshan Fluid Systems Co., Ltd.")]
+    assert sentences_to_focus_on(passages) == [(1, "15. Quiet hours are from 10:00 p.m. to 7:00 a.m."),
+                                               (1, "Standby time | up to 6 months"), (2, "Wear gloves when handling coolant.")]
+    assert names_a_document("handbook [2].", passages) and names_a_document("bylaw", passages)
+    assert not names_a_document("The bylaw sets quiet hours.", passages)
+
+
+def test_focused_sentences_cannot_be_negative():
+    from rag.errors import ConfigError
+    from rag.settings import Settings
+
+    with pytest.raises(ConfigError, match="focused_sentences must be 0 or more"):
+        Settings(focused_sentences=-1)

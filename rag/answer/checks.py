@@ -459,13 +459,30 @@ def clock_times_supported(answer: str, question: str, contexts: Sequence[str]) -
     return wanted <= _clock_times(" ".join(contexts) + " " + question, as_written=False)
 
 
+# Money written with its currency before the figure ("$75", "£50,000", "USD 1,200", "¥200") or after it ("200元",
+# "75 dollars"): figure_units reads only units after a figure, and "$5" would be a bare 5.
+_CURRENCY_BEFORE = re.compile(r"(?:[$£€¥￥]|\b(?:USD|EUR|GBP|RMB|CNY|HKD)\s?)\s*(\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
+_CURRENCY_AFTER = frozenset({"元", "万元", "亿元", "块", "块钱", "dollars", "dollar", "pounds", "pound", "euros", "euro", "yuan",
+                             "rmb", "cny", "usd", "gbp", "eur", "p", "pence", "cents"})
+
+
+def _money(text: str) -> set[str]:
+    """The figures `text` gives as money (no thousands commas)."""
+    before = {m.group(1).replace(",", "") for m in _CURRENCY_BEFORE.finditer(text)}
+    return before | {n for n, units in figure_units(text).items() if units & _CURRENCY_AFTER}
+
+
 def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bool:
     """Whether every figure of the answer is one the passages give (or the question asks about), with a unit
     they give it with: "200 V" over "120–550 V" fails, as do "1260 元" over "1260 kg", "8 公里" over 八小时,
-    and a bare "10" where the passages only say "10 年" and "10 ℃". A figure the passages give bare (a
-    table cell) may carry any unit. "8 小时" may stand for "8 hours"."""
+    and a bare "10" where the passages only say "10 年" and "10 ℃", and money ("$5") where they give the figure
+    as no money. A figure the passages give bare (a table cell) may carry any unit. "8 小时" may stand for "8 hours"."""
     given = figure_units(" ".join(contexts))
     asked = figure_units(question)
+    # An amount of money the passages give only as something else: "$5" over "filtered to 5 micrometres" (a bare
+    # table cell may be money its column's header names).
+    if any("" not in given.get(n, {""}) for n in _money(CITATION.sub(" ", answer)) - _money(" ".join(contexts)) - set(asked)):
+        return False
     for number, units in figure_units(CITATION.sub(" ", answer)).items():
         known = given.get(number)
         if known is None:
