@@ -463,13 +463,13 @@ def clock_times_supported(answer: str, question: str, contexts: Sequence[str]) -
 # "75 dollars"): figure_units reads only units after a figure, and "$5" would be a bare 5.
 _CURRENCY_BEFORE = re.compile(r"(?:[$£€¥￥]|\b(?:USD|EUR|GBP|RMB|CNY|HKD)\s?)\s*(\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
 _CURRENCY_AFTER = frozenset({"元", "万元", "亿元", "块", "块钱", "dollars", "dollar", "pounds", "pound", "euros", "euro", "yuan",
-                             "rmb", "cny", "usd", "gbp", "eur", "p", "pence", "cents"})
+                             "rmb", "cny", "usd", "gbp", "eur", "pence", "cents"})
 
 
-def _money(text: str) -> set[str]:
-    """The figures `text` gives as money (no thousands commas)."""
+def _money(text: str, figures: dict[str, set[str]]) -> set[str]:
+    """The figures `text` gives as money (no thousands commas); `figures` is its figure_units."""
     before = {m.group(1).replace(",", "") for m in _CURRENCY_BEFORE.finditer(text)}
-    return before | {n for n, units in figure_units(text).items() if units & _CURRENCY_AFTER}
+    return before | {n for n, units in figures.items() if units & _CURRENCY_AFTER}
 
 
 def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bool:
@@ -477,13 +477,14 @@ def figures_supported(answer: str, question: str, contexts: Sequence[str]) -> bo
     they give it with: "200 V" over "120–550 V" fails, as do "1260 元" over "1260 kg", "8 公里" over 八小时,
     and a bare "10" where the passages only say "10 年" and "10 ℃", and money ("$5") where they give the figure
     as no money. A figure the passages give bare (a table cell) may carry any unit. "8 小时" may stand for "8 hours"."""
-    given = figure_units(" ".join(contexts))
+    passages, reply = " ".join(contexts), CITATION.sub(" ", answer)
+    given, said = figure_units(passages), figure_units(reply)
     asked = figure_units(question)
     # An amount of money the passages give only as something else: "$5" over "filtered to 5 micrometres" (a bare
     # table cell may be money its column's header names).
-    if any("" not in given.get(n, {""}) for n in _money(CITATION.sub(" ", answer)) - _money(" ".join(contexts)) - set(asked)):
+    if any("" not in given.get(n, {""}) for n in _money(reply, said) - _money(passages, given) - set(asked)):
         return False
-    for number, units in figure_units(CITATION.sub(" ", answer)).items():
+    for number, units in said.items():
         known = given.get(number)
         if known is None:
             if number in asked:
