@@ -153,8 +153,13 @@ class Answerer:
             focused = self._focused(asked, relevant)
             if focused:
                 hits, numbers = focused
-                # A bare "[2]" points at the second sentence itself.
-                reply = self._stand_ins.quote_if_bare("".join(ask_again(hits)).strip(), asked, hits)
+                said = "".join(ask_again(hits)).strip()
+                # A bare "[2]" points at the second sentence itself, and is cited as its passage. Other citations go: a
+                # 0.5B model cites the first sentence for a figure another gives ("[1] 256 GB"), and the passages that
+                # give the answer are cited for it afterwards (`attribute`).
+                reply = self._stand_ins.quote_if_bare(said, asked, hits)
+                if reply == said:
+                    reply = CITATION.sub("", reply).strip()
                 reply = CITATION.sub(lambda m: f"[{numbers[int(m.group(1)) - 1]}]" if 0 < int(m.group(1)) <= len(numbers)
                                      else "", reply)
                 if not names_a_document(reply, relevant):  # copied from a block's header
