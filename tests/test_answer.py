@@ -1317,3 +1317,16 @@ def test_focused_sentences_cannot_be_negative():
 
     with pytest.raises(ConfigError, match="focused_sentences must be 0 or more"):
         Settings(focused_sentences=-1)
+
+
+def test_asking_again_over_more_sentences_than_fit_keeps_to_the_window(make_kb, sample_copy):
+    question = "How fast may a forklift drive indoors?"
+    llm = EchoChatModel(REFUSAL_EN)
+    llm.context_window = 1100  # two passages fit; every sentence of them, one block each, would not
+    kb = make_kb(chat_model=llm, focused_sentences=10_000)
+    kb.ingest([sample_copy])
+    assert kb.ask(question).refused and len(llm.calls) == 2
+    first, again = (calls[-1].content for calls in llm.calls)
+    assert first.count("<document>") >= 2 and again.count("<document>") > first.count("<document>")
+    for messages in llm.calls:
+        assert sum(llm.count_tokens(m.content) + 8 for m in messages) <= 1100 - kb.settings.max_new_tokens - 16

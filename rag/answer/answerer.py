@@ -110,7 +110,9 @@ class Answerer:
         if not decision.confident:
             # Uncertain: nothing is shown before the answer has proved that the passages support it.
             def ask_again(hits: list[Hit]) -> Iterator[str]:
-                return model.stream(self.template.render(asked, hits, kept_turns), self.options)
+                # Within the window too: each sentence's block header costs tokens (the closest sentences stay).
+                again, _, _ = self.template.fit(asked, hits, kept_turns, model.count_tokens, budget)
+                return model.stream(again, self.options)
 
             pieces = self._checked(pieces, question, asked, relevant, ask_again)
 
