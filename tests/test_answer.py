@@ -327,6 +327,29 @@ def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_k
         ("狗做过绝育的话，办证费用减半收取。", "狗做过绝育的话，办证费用有优惠吗？", True),
         ("It is halved [1]", "Is there a discount on the registration fee?", True),
         ("减半收取", "办证费用要交多少钱吗？", False),  # …unless it asks how much as well
+        # "Who" is answered by someone: a person, a role, a body, a name the question does not write.
+        ("The old diesel ferry, the Glen Affric, burned around 180,000 litres of fuel a year. [1]", "Who built the Glen Affric?",
+         False),
+        ("Glen Affric [1]", "Who built the Glen Affric?", False),
+        ("Highland Crossings built her in 1975. [1]", "Who built the Glen Affric?", True),
+        ("Priya Raman of Holloway & Raman Architects [1]", "Who was the architect behind the restoration?", True),
+        ("Either party may refer it to the adjudication service [1]", "Who settles a disagreement over the deposit?", True),
+        ("the landlord", "Could you tell me who pays for the repairs?", True),
+        ("HR [2]", "Who approves sick leave?", True),
+        ("It lasts 8 hours. [1]", "How long is a permit valid for someone who welds?", True),  # a relative "who"
+        # Someone the question names is not who it asks for.
+        ("The community council has complained about the ferry. [1]", "Who chairs the community council?", False),
+        ("The Records Officer [1]", "Who keeps the records schedule?", True),
+        # "What time" is answered by a time of day; "at night" alone is none.
+        ("No person may use amplified sound in a manner that disturbs other park users. [5]",
+         "Could you tell me by what time in the evening the music has to stop?", False),
+        ("The parks close at night.", "What time do the parks close at night?", False),
+        ("11:00 p.m. [1]", "What time do the parks close at night?", True),
+        ("every night between 2 and 4 am [1]", "At what time of night does the router look for new software?", True),
+        ("In spring [1]", "What time of year is best for pruning?", True),
+        ("迟到30分钟以内的扣50元 [1]", "早上最晚几点到公司不算迟到？", False),
+        ("上午9:30 [1]", "早上最晚几点到公司不算迟到？", True),
+        ("十点以前 [1]", "早上最晚几点到公司不算迟到？", True),
     ],
 )
 def test_the_answer_is_of_the_kind_asked(answer, question, of_the_kind):
@@ -1009,6 +1032,9 @@ def test_how_many_of_a_thing_is_not_answered_by_an_amount_of_a_measure():
     assert kind_answered("The boat can carry up to 120 passengers.", "How many people can the boat take?")
     assert kind_answered("3 hours", "How many hours does the battery last?")
     assert kind_answered("15 g", "How many grams of lubricant go into each bearing?")
+    # A range writes its unit once, after its end.
+    assert not kind_answered("25 to 30 seconds [3]", question) and not kind_answered("8–10 g", question)
+    assert kind_answered("10 to 12 cups", question) and kind_answered("between 60 and 70 [1]", question)
 
 
 def test_a_reply_repeating_a_near_miss_question_says_no_yes_or_no(make_kb, tmp_path):
@@ -1260,6 +1286,33 @@ def test_a_refused_uncertain_answer_is_asked_again_over_the_sentences_closest_to
     assert never_again.ask(question).refused
 
 
+def test_a_confident_answer_the_checks_refuse_is_asked_again_but_a_confident_refusal_stands(make_kb, sample_copy):
+    question = "How fast may a forklift drive indoors?"  # confident under a low threshold
+
+    def document_lines(prompt: str) -> int:
+        return sum(len(block.split("</document>")[0].strip().split("\n")) - 1 for block in prompt.split("<document>")[1:])
+
+    def misreads_whole_passages(messages):  # test double: a figure of its own over passages, the right one over sentences
+        prompt = messages[-1].content
+        return "8 km/h [1]" if document_lines(prompt) <= 6 and "8 km/h" in prompt else "20 km/h [1]"
+
+    llm = EchoChatModel(misreads_whole_passages)
+    kb = make_kb(chat_model=llm, score_threshold=0.05)
+    kb.ingest([sample_copy])
+    assert kb.answerability().decide(question, kb.search(question, 5)).confident
+    answer = kb.ask(question)
+    assert not answer.refused and "8 km/h" in answer.text and "20 km/h" not in answer.text, answer.text
+    assert len(llm.calls) == 2 and [s.source.rsplit("/", 1)[-1] for s in answer.cited_sources] == ["safety_handbook.md"]
+
+    # The model's own refusal is a near-miss's where the passages match the question's words: no second call.
+    near_miss = "What torque do the QF-200 impeller bolts need?"  # the manual gives the casing bolts'
+    refuses_first = EchoChatModel(lambda messages: REFUSAL_EN if len(refuses_first.calls) == 1 else "85 N.m [1]")
+    kb = make_kb(chat_model=refuses_first)
+    kb.ingest([sample_copy])
+    assert kb.answerability().decide(near_miss, kb.search(near_miss, 5)).confident
+    assert kb.ask(near_miss).refused and len(refuses_first.calls) == 1
+
+
 def test_an_unsupported_answer_asked_again_is_still_refused(make_kb, sample_copy):
     question = "Who is the chief executive of Qingshan Fluid Systems?"  # uncertain; no passage names one
     llm = EchoChatModel("The chief executive is Zhang Wei [1].")
@@ -1309,6 +1362,17 @@ def test_the_sentences_to_focus_on_are_each_sentence_once_without_titles_or_foot
                                                (1, "Standby time | up to 6 months"), (2, "Wear gloves when handling coolant.")]
     assert names_a_document("handbook [2].", passages) and names_a_document("bylaw", passages)
     assert not names_a_document("The bylaw sets quiet hours.", passages)
+
+
+def test_a_reply_copied_from_a_footer_alone_answers_nothing_but_a_question_about_the_document():
+    from rag.answer.answerer import copies_a_footer
+
+    contexts = ["Descale the BM-300 every 2 months.\n© 2025 BrewMaster Appliances Ltd. · BM-300 manual, edition 03/2025"]
+    assert copies_a_footer("BM-300 manual, edition 03/2025 [2]", "How many cups of espresso can the BM-300 make in an hour?",
+                           contexts)
+    assert not copies_a_footer("BM-300 manual, edition 03/2025 [2]", "Which edition of the BM-300 manual is this?", contexts)
+    assert not copies_a_footer("BM-300", "Which model is it?", contexts)  # the passage's text writes it too
+    assert not copies_a_footer("every 2 months [1]", "How often is it descaled?", contexts)
 
 
 def test_focused_sentences_cannot_be_negative():

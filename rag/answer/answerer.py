@@ -22,6 +22,22 @@ _TITLE = re.compile(r"#*\s*(?:[^\W\d_][\w'’&/,()-]*\s*[–—]?\s*){1,8}")
 _BOILERPLATE = re.compile(r"©|\(c\)\s*\d{4}|\bcopyright\b|\ball rights reserved\b|版权所有", re.IGNORECASE)
 
 
+# A question about the document itself, which its footer may answer ("Which edition of the manual is this?").
+_ASKS_ABOUT_THE_DOCUMENT = re.compile(r"\b(?:edition|version|copyright|published|publisher|revision)\b|版本|版权|出版|发布",
+                                      re.IGNORECASE)
+
+
+def copies_a_footer(reply: str, asked: str, contexts: Sequence[str]) -> bool:
+    """Whether the reply is copied from a passage's copyright line alone, which says what the document is, not what it
+    says ("BM-300 manual, edition 03/2025" to "How many cups of espresso can the BM-300 make in an hour?"), unless
+    the question asks about the document itself."""
+    said = CITATION.sub("", reply).strip(" .。")
+    if not said or _ASKS_ABOUT_THE_DOCUMENT.search(asked):
+        return False
+    lines = [line for context in contexts for line in context.split("\n") if said in line]
+    return bool(lines) and all(_BOILERPLATE.search(line) for line in lines)
+
+
 def names_a_document(reply: str, relevant: Sequence[Hit]) -> bool:
     """Whether the reply is only the name of a passage's document, as the prompt block's header shows it
     ("储能电池柜ES-10说明书" to a question the passages do not answer)."""
@@ -107,13 +123,14 @@ class Answerer:
         messages, relevant, kept_turns = self.template.fit(asked, relevant, history, model.count_tokens, budget)
         generate_started = time.perf_counter()
         pieces = model.stream(messages, self.options)
+
+        def ask_again(hits: list[Hit]) -> Iterator[str]:
+            # Within the window too: each sentence's block header costs tokens (the closest sentences stay).
+            again, _, _ = self.template.fit(asked, hits, kept_turns, model.count_tokens, budget)
+            return model.stream(again, self.options)
+
         if not decision.confident:
             # Uncertain: nothing is shown before the answer has proved that the passages support it.
-            def ask_again(hits: list[Hit]) -> Iterator[str]:
-                # Within the window too: each sentence's block header costs tokens (the closest sentences stay).
-                again, _, _ = self.template.fit(asked, hits, kept_turns, model.count_tokens, budget)
-                return model.stream(again, self.options)
-
             pieces = self._checked(pieces, question, asked, relevant, ask_again)
 
         def finish(text: str, first_token_s: float | None) -> Answer:
@@ -122,12 +139,23 @@ class Answerer:
                 "generate_s": time.perf_counter() - generate_started,
                 "first_token_s": first_token_s or 0.0,
             }
-            text = self._stand_ins.quote_if_bare(text.strip(), asked, relevant) or refusal_for(question)
+            reply = text.strip()
+            text = self._stand_ins.quote_if_bare(reply, asked, relevant) or refusal_for(question)
             contexts = [document_for_prompt(h.chunk.text) for h in relevant]
             if decision.confident:
                 # Streamed as it came, but not shown as the answer when it fails a check: a near-miss ("the
                 # maximum DC input current" over "Maximum DC input voltage | 600 V") draws an invented figure.
                 text = self._stand_ins.corrected(text, asked, relevant, contexts, confident=True) or refusal_for(question)
+                if copies_a_footer(text, asked, contexts):
+                    text = refusal_for(question)
+                if is_refusal(text) and reply and not is_refusal(reply):
+                    # An answer the checks refused is asked for again over the closest sentences, as in the uncertain
+                    # band: the model misread a passage that answers ("How hot should the milk get when I froth
+                    # it?" -> the frothing time, then "60–65 °C"). The model's own refusal stands: where the
+                    # passages match the question's words, a refusal is a near-miss's ("What torque do the impeller
+                    # bolts need?" over the casing bolts').
+                    text = citing_what_gives_its_figures(self._asked_again(asked, relevant, contexts, ask_again)
+                                                         or refusal_for(question), asked, contexts, self._terms, self._filler)
             if is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
             text = superscripts_restored(text, contexts)
@@ -150,28 +178,34 @@ class Answerer:
     def _checked(self, pieces: Iterator[str], question: str, asked: str, relevant: Sequence[Hit],
                  ask_again: Callable[[list[Hit]], Iterator[str]]) -> Iterator[str]:
         contexts = [document_for_prompt(h.chunk.text) for h in relevant]
-        text = self._supported("".join(pieces), asked, relevant, contexts)
-        if not text:
-            focused = self._focused(asked, relevant)
-            if focused:
-                hits, numbers = focused
-                said = "".join(ask_again(hits)).strip()
-                # A bare "[2]" points at the second sentence itself, and is cited as its passage. Other citations go: a
-                # 0.5B model cites the first sentence for a figure another gives ("[1] 256 GB"), and the passages that
-                # give the answer are cited for it afterwards (`attribute`).
-                reply = self._stand_ins.quote_if_bare(said, asked, hits)
-                if reply == said:
-                    reply = CITATION.sub("", reply).strip()
-                reply = CITATION.sub(lambda m: f"[{numbers[int(m.group(1)) - 1]}]" if 0 < int(m.group(1)) <= len(numbers)
-                                     else "", reply)
-                if not names_a_document(reply, relevant):  # copied from a block's header
-                    text = self._supported(reply, asked, relevant, contexts)
-                    # Six sentences pull a reply out of a 0.5B model whether or not one answers: what it gives must
-                    # be what is asked ("How many parking spaces does the Changzhou plant have?" drew the sentence
-                    # naming the plant, no figure).
-                    text = text if text and gives_what_is_asked(CITATION.sub(" ", text), asked) else ""
+        text = self._supported("".join(pieces), asked, relevant, contexts) or self._asked_again(asked, relevant, contexts,
+                                                                                                  ask_again)
         # Nothing is shown before this point, so citations of passages that do not give the figures can go.
         yield citing_what_gives_its_figures(text or refusal_for(question), asked, contexts, self._terms, self._filler)
+
+    def _asked_again(self, asked: str, relevant: Sequence[Hit], contexts: Sequence[str],
+                     ask_again: Callable[[list[Hit]], Iterator[str]]) -> str:
+        """The model's answer over the sentences closest to the question (`_focused`), where the passages support
+        it and it gives what is asked; "" otherwise, or where no sentences are picked."""
+        focused = self._focused(asked, relevant)
+        if not focused:
+            return ""
+        hits, numbers = focused
+        said = "".join(ask_again(hits)).strip()
+        # A bare "[2]" points at the second sentence itself, and is cited as its passage. Other citations go: a 0.5B
+        # model cites the first sentence for a figure another gives ("[1] 256 GB"), and the passages that give the
+        # answer are cited for it afterwards (`attribute`).
+        reply = self._stand_ins.quote_if_bare(said, asked, hits)
+        if reply == said:
+            reply = CITATION.sub("", reply).strip()
+        reply = CITATION.sub(lambda m: f"[{numbers[int(m.group(1)) - 1]}]" if 0 < int(m.group(1)) <= len(numbers) else "",
+                             reply)
+        if names_a_document(reply, relevant):  # copied from a block's header
+            return ""
+        text = self._supported(reply, asked, relevant, contexts)
+        # Six sentences pull a reply out of a 0.5B model whether or not one answers: what it gives must be what is
+        # asked ("How many parking spaces does the Changzhou plant have?" drew the sentence naming the plant, no figure).
+        return text if text and gives_what_is_asked(CITATION.sub(" ", text), asked) else ""
 
     def _supported(self, reply: str, asked: str, relevant: Sequence[Hit], contexts: Sequence[str]) -> str:
         """What to show for a reply in the uncertain band, once the stand-ins have done their work; "" where the
@@ -181,7 +215,7 @@ class Answerer:
         # The model's own refusal is shown as the product's sentence: "No, you cannot put it in your bedroom. The
         # knowledge base does not contain an answer" says no and refuses at once, and its no rests on nothing.
         if not text or is_refusal(text) or not is_supported(text, asked, contexts, self._terms, self._filler, self._codes) \
-                or not self._stand_ins.chinese_words_written(text, asked, contexts):
+                or not self._stand_ins.chinese_words_written(text, asked, contexts) or copies_a_footer(text, asked, contexts):
             return ""
         return text
 

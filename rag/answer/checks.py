@@ -242,9 +242,16 @@ _COLOUR = re.compile(r"\b(?:red|green|blue|black|white|gr[ae]y|yellow|orange|bro
 # A question asking how many times is answered by a count: "这个电池能来回充放电多少回" is not "10.24 kWh".
 _ASKS_TIMES = re.compile(r"(?:多少|几)(?:回|次|遍|趟)|\bhow many (?:times|cycles)\b", re.IGNORECASE)
 _TIMES = re.compile(r"\d\s*(?:次|回|遍|趟)|[一二两三四五六七八九十百千万]+(?:次|回|遍|趟)|\b(?:times?|cycles?|once|twice|thrice)\b", re.IGNORECASE)
+# A question asking at what time of day is answered by a time of day: "by what time in the evening must the music
+# stop?" is not "No person may use amplified sound in a manner that disturbs other park users." Not "what time of
+# year" (a season, a month). "At night" or "上午" alone is no time of day.
+_ASKS_CLOCK = re.compile(r"\b(?:what|which) time\b(?!\s+of\s+(?:the\s+)?(?:year|month|week)\b)|几点", re.IGNORECASE)
+_CLOCK = re.compile(r"\d{1,2}\s*[:.：]\s*\d{2}|\d{1,2}\s*(?:a\.?m\b|p\.?m\b|o['’]clock|h\b)|\b(?:noon|midday|midnight|dawn|dusk|"
+                    r"sunrise|sunset)\b|(?:\d|[一二三四五六七八九十两])\s*[点时]|中午|午夜|半夜",
+                    re.IGNORECASE)
 # What a question asks for, and what its answer must then hold.
 _ANSWER_KINDS = ((_ASKS_PRICE, _MONEY), (_ASKS_DURATION_ZH, _TIME), (_ASKS_DURATION_EN, _TIME_EN), (_ASKS_EXTENT_EN, _EXTENT),
-                 (_ASKS_COLOUR, _COLOUR),
+                 (_ASKS_COLOUR, _COLOUR), (_ASKS_CLOCK, _CLOCK),
                  (_ASKS_TIMES, _TIMES), *_PHYSICAL_KINDS)
 
 
@@ -297,10 +304,20 @@ def count_given(answer: str, question: str, contexts: Sequence[str]) -> bool:
 
 
 
+# A range writes its unit once, after its end: "25 to 30 seconds", "8–10 g".
+_RANGE = re.compile(r"(\d+(?:[.,]\d+)*)(\s*(?:to|or|and|–|—|-)\s*\d+(?:[.,]\d+)*\s*([^\W\d_]+|°[CF]|℃|%))", re.IGNORECASE)
+
+
+def _range_units_spread(text: str) -> str:
+    """`text` with a range's unit written after its start too ("25 seconds to 30 seconds")."""
+    return _RANGE.sub(lambda m: f"{m.group(1)} {m.group(3)}{m.group(2)}", text)
+
+
 def _counts_what_is_counted(answer: str, question: str) -> bool:
     counted = _ASKS_COUNT_EN.search(question)
     if counted and counted.group(1).lower() not in MEASURE_UNITS_EN:
-        figures = figure_units(CITATION.sub(" ", answer))
+        # "How many cups…" is not answered by "25 to 30 seconds".
+        figures = figure_units(_range_units_spread(CITATION.sub(" ", answer)))
         if figures and all(units and units <= MEASURE_UNITS_EN for units in figures.values()):
             return False
     asked = _ASKS_COUNT_OF.search(question)
@@ -309,6 +326,34 @@ def _counts_what_is_counted(answer: str, question: str) -> bool:
     group = next(g for g in _MEASURE_GROUPS if asked.group(1) in g)
     # A bare figure ("126") may be the count; a figure of something else ("8成", "3.6亿元") is not.
     return bool(re.search(_NUMBER_BEFORE + f"[{group}]", answer) or _BARE_NUMBER.search(CITATION.sub(" ", answer)))
+
+
+# An English question asking who: "Who built the Glen Affric?", "…tell me who approves it".
+_ASKS_WHO_EN = re.compile(r"^\W*(?:and |so |but )?(?:who|whom)\b|\b(?:tell me|know|say|ask|find out|wondering)\s+(?:who|whom)\b",
+                          re.IGNORECASE)
+# Someone an answer may name: a person, a role, a body ("the landlord", "an adjudicator", "the council").
+_SOMEONE_EN = re.compile(
+    r"\b(?:[a-z]{2,}(?:er|or|ist|ant|ent|ian|ee|ary|ive)s?|council|committee|board|department|team|authorit(?:y|ies)|company"
+    r"|companies|government|police|court|agency|office|staff|crew|people|person|persons|anyone|anybody|everyone|everybody"
+    r"|nobody|no one|someone|you|we|they|he|she|himself|herself|themselves|family|families|scheme|service|ministry|bureau"
+    r"|firm|group|union|association|club|trust|panel|tribunal|commission|school|university|hospital|bank|landlords?|chair"
+    r"|chairman|chairwoman|chairperson|head|clerk|judge|nurse|architects?|warden|guard|pilot|captain|mayor|king|queen"
+    r"|friend|neighbou?rs?|public|whoever)\b", re.IGNORECASE)
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’&-]*")
+
+
+def _names_someone(answer: str, question: str) -> bool:
+    """For an English "who" question, whether the answer names someone: a person, role or body, or a capitalised
+    name the question does not write ("The old diesel ferry, the Glen Affric, burned 180,000 litres of fuel a year"
+    names no one who built it). True for any other question."""
+    if not _ASKS_WHO_EN.search(question) or not re.search(r"[A-Za-z]", answer):
+        return True
+    said = CITATION.sub(" ", answer).strip()
+    asked = set(re.findall(r"[\w'’&-]+", question.lower()))
+    # Someone the question itself names is not who it asks for: "Who chairs the community council…?" is not "The
+    # community council has complained…".
+    return any(word.lower() not in asked for word in _SOMEONE_EN.findall(said)) \
+        or any(name.lower() not in asked and name.lower() not in ENGLISH_STOPWORDS for name in _CAPITALISED.findall(said))
 
 
 def kind_answered(answer: str, question: str) -> bool:
@@ -322,7 +367,7 @@ def kind_answered(answer: str, question: str) -> bool:
     spans = _TIME_AS_MONEY.sub(" ", answer)
     return all(not asks.search(question) or gives.search(spans if gives in (_TIME, _TIME_EN, _EXTENT) else answer)
                for asks, gives in _ANSWER_KINDS if not (whether_only and asks is _ASKS_PRICE)) \
-        and _counts_what_is_counted(answer, question)
+        and _counts_what_is_counted(answer, question) and _names_someone(answer, question)
 
 
 def physical_amount_asked(question: str) -> re.Pattern[str] | None:
