@@ -305,7 +305,8 @@ def count_given(answer: str, question: str, contexts: Sequence[str]) -> bool:
 
 
 # A range writes its unit once, after its end: "25 to 30 seconds", "8–10 g".
-_RANGE = re.compile(r"(\d+(?:[.,]\d+)*)(\s*(?:to|or|and|–|—|-)\s*\d+(?:[.,]\d+)*\s*([^\W\d_]+|°[CF]|℃|%))", re.IGNORECASE)
+# Anchored at a figure's start: tried from inside "1,1,1,…" it took quadratic time.
+_RANGE = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*)(\s*(?:to|or|and|–|—|-)\s*\d+(?:[.,]\d+)*\s*([^\W\d_]+|°[CF]|℃|%))", re.IGNORECASE)
 
 
 def _range_units_spread(text: str) -> str:
