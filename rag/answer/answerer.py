@@ -154,8 +154,7 @@ class Answerer:
                     # it?" -> the frothing time, then "60–65 °C"). The model's own refusal stands: where the
                     # passages match the question's words, a refusal is a near-miss's ("What torque do the impeller
                     # bolts need?" over the casing bolts').
-                    text = citing_what_gives_its_figures(self._asked_again(asked, relevant, contexts, ask_again)
-                                                         or refusal_for(question), asked, contexts, self._terms, self._filler)
+                    text = self._shown(self._asked_again(asked, relevant, contexts, ask_again), question, asked, contexts)
             if is_refusal(text):
                 return Answer(question, text, (), True, timings, standalone_question=standalone)
             text = superscripts_restored(text, contexts)
@@ -180,8 +179,12 @@ class Answerer:
         contexts = [document_for_prompt(h.chunk.text) for h in relevant]
         text = self._supported("".join(pieces), asked, relevant, contexts) or self._asked_again(asked, relevant, contexts,
                                                                                                   ask_again)
-        # Nothing is shown before this point, so citations of passages that do not give the figures can go.
-        yield citing_what_gives_its_figures(text or refusal_for(question), asked, contexts, self._terms, self._filler)
+        yield self._shown(text, question, asked, contexts)
+
+    def _shown(self, text: str, question: str, asked: str, contexts: Sequence[str]) -> str:
+        """A checked answer as shown, or the refusal where there is none. Nothing was shown before it, so citations
+        of passages that do not give its figures can go."""
+        return citing_what_gives_its_figures(text or refusal_for(question), asked, contexts, self._terms, self._filler)
 
     def _asked_again(self, asked: str, relevant: Sequence[Hit], contexts: Sequence[str],
                      ask_again: Callable[[list[Hit]], Iterator[str]]) -> str:

@@ -361,7 +361,7 @@ def kind_answered(answer: str, question: str) -> bool:
     """Whether the answer is of the kind the question asks for: an amount of money for a price ("the list
     price of a VX-40" is not its 40 L/min), a span of time for a Chinese "how long" or "how often", a unit
     of power, voltage, weight, temperature or pressure for an amount of one, a count of what a Chinese
-    question counts by its measure word."""
+    question counts by its measure word, a time of day for "what time", someone for an English "who"."""
     # Whether there is a discount or a fee is answered by yes or no, or by how it is paid ("减半收取", "free"),
     # unless it also asks how much.
     whether_only = ASKS_YES_NO.search(question) is not None and _ASKS_FIGURE.search(question) is None
