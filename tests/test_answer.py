@@ -1394,3 +1394,24 @@ def test_asking_again_over_more_sentences_than_fit_keeps_to_the_window(make_kb, 
     assert first.count("<document>") >= 2 and again.count("<document>") > first.count("<document>")
     for messages in llm.calls:
         assert sum(llm.count_tokens(m.content) + 8 for m in messages) <= 1100 - kb.settings.max_new_tokens - 16
+
+
+def test_a_figure_from_a_spec_table_is_judged_related_by_its_row_name(make_kb, tmp_path):
+    """A spec table judged whole is about much besides the row asked; the row's name (its first cell) says what
+    the figure measures. A row named for something else stays withdrawn (the retention schedule's "6 years" to a
+    phone battery's life)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bm300_manual.md").write_text(
+        "# BrewMaster BM-300 espresso machine\n\n## Technical data\n\n| Item | Value |\n|---|---|\n"
+        "| Dimensions (W × D × H) | 28 × 40 × 38 cm |\n| Net weight | 8.6 kg |\n| Power cord length | 1.1 m |\n"
+        "| Standby consumption | under 0.5 W |\n", encoding="utf-8")
+    shutil.copy(SAMPLE_DOCS.parent / "rag/evalsets/dev_corpus/records_retention_policy.md", docs)
+    weighed = make_kb(chat_model=EchoChatModel("8.6 kg"))
+    weighed.ingest([docs])
+    assert not weighed.ask("How heavy is the machine?").refused
+    battery = make_kb(chat_model=EchoChatModel("6 years"))
+    battery.ingest([docs])
+    question = "How many years does a phone battery usually last?"
+    assert battery.answerability().decide(question, battery.search(question, 5)).answerable  # the model is asked
+    assert battery.ask(question).refused

@@ -685,6 +685,16 @@ def quote_for(question: str, passage: str, terms: Callable[[str], list[str]], ig
     return best
 
 
+def row_name(sentence: str) -> str:
+    """A table row's first cell, where it gives no figure: what the row is about ("Net weight" of "Net weight |
+    8.6 kg"); "" for a sentence that is no row. Not the other cells: "Customer contracts | 6 years | expiry of the
+    contract" would be about how long something lasts by its "expiry"."""
+    if "|" not in sentence:
+        return ""
+    first = sentence.strip().strip("|").split("|", 1)[0].strip()  # Markdown writes "| Net weight | 8.6 kg |"
+    return "" if figure_units(first) else first
+
+
 def source_sentences(answer: str, contexts: Sequence[str], terms: Callable[[str], list[str]],
                      rows_apart: bool = True) -> list[str]:
     """The passage sentences an answer comes from: every one that gives one of its figures, else the one that

@@ -8,7 +8,7 @@ import re
 from functools import cached_property
 from typing import Callable, Sequence
 
-from rag.answer.checks import (ASKS_YES_NO, CITATION, MEASURE_UNITS_EN, as_digits, count_given, HEADING as _HEADING, QUANTITY, asks_for_figure, figure_units, figures_supported,
+from rag.answer.checks import (ASKS_YES_NO, CITATION, MEASURE_UNITS_EN, as_digits, count_given, HEADING as _HEADING, QUANTITY, asks_for_figure, figure_units, figures_supported, row_name,
                                gives_what_is_asked, is_refusal, kind_answered, names_a_section, numbered_sentences, passage_sentences,
                                outermost_terms, physical_amount_asked, quote_for, same_quantity, section_title, shared_places,
                                source_sentences, units_agree)
@@ -247,7 +247,15 @@ class StandIns:
         # "6 years" row alone is close enough to "how many years" (min_relatedness was measured so).
         sentences = source_sentences(text, contexts, self._terms, rows_apart=False)
         score = self._relatedness(asked, sentences) if sentences else None
-        return score is None or score >= self.min_relatedness
+        if score is None or score >= self.min_relatedness:
+            return True
+        # A spec table judged whole is about much besides the row asked ("Dimensions… Net weight | 8.6 kg, Power
+        # cord length…" to "How heavy is the machine?": 0.23). A row's name, its first cell, says what its figure
+        # measures: "Net weight" relates to the question (0.39), "Customer contracts" to a phone battery's life
+        # does not (0.15).
+        names = [name for row in source_sentences(text, contexts, self._terms) if (name := row_name(row))]
+        name_score = self._relatedness(asked, names) if names else None
+        return name_score is not None and name_score >= self.min_relatedness
 
     def _row_asked(self, text: str, asked: str, relevant: Sequence[Hit]) -> str:
         """For a figure read off the wrong row of a table ("How long do we keep invoices?" -> "6 years", the row
