@@ -49,7 +49,7 @@ def source_label(source: Source, lang: str) -> str:
 def _show_sources(kb: KnowledgeBase, turn: Turn, lang: str) -> None:
     if not turn.sources:
         return
-    st.caption(text("sources", lang))
+    st.caption(text("closest" if turn.refused else "sources", lang))
     answer_terms = set(kb.tokenizer.tokenize(turn.answer)) if not turn.refused else set()
     for source in sorted(turn.sources, key=lambda s: (not s.cited, s.number)):
         with st.expander(source_label(source, lang), expanded=False):
@@ -66,7 +66,8 @@ def _show_sources(kb: KnowledgeBase, turn: Turn, lang: str) -> None:
 
 def _show_answer(turn: Turn, lang: str) -> None:
     if turn.refused:
-        st.warning(f"**{text('not_in_kb', lang)}** — {text('not_in_kb_help', lang)}", icon=":material/search_off:")
+        help_key = "not_in_kb_read" if turn.sources else "not_in_kb_help"
+        st.warning(f"**{text('not_in_kb', lang)}** — {text(help_key, lang)}", icon=":material/search_off:")
         return
     st.markdown(render.as_markdown_text(turn.answer))
     if not turn.grounded:

@@ -172,8 +172,9 @@ def _print_answer(answer_stream) -> Any:
     elif answer.refused:
         click.echo("\n(withdrawn: the documents do not support the answer above)\n" + answer.text)
     else:
-        # A bare citation, a mis-copied figure or a figure from the wrong row, replaced by the passage's words.
-        click.echo("\n(in the documents' words:)\n" + answer.text)
+        # A bare citation, a mis-copied figure or a figure from the wrong row, replaced by the passage's words, or
+        # by the model's answer over the closest sentences (not the documents' words then).
+        click.echo("\n(corrected against the documents:)\n" + answer.text)
     if not answer.grounded:
         click.echo("\n(This answer shares nothing with the documents or the question, so no source is shown for it.)")
     return answer
@@ -181,7 +182,7 @@ def _print_answer(answer_stream) -> Any:
 
 def _print_sources(answer) -> None:
     if answer.sources:
-        click.echo("\nSources:")
+        click.echo("\nClosest passages (none of them answers it):" if answer.refused else "\nSources:")
         for source in answer.sources:
             mark = "*" if source.cited else " "
             click.echo(f" {mark}[{source.number}] {source.label}")

@@ -83,7 +83,7 @@ class ConversationRecord:
             lines += [f"**Q:** {turn.question}", "", turn.answer, ""]
             cited = [s for s in turn.sources if s.cited] or list(turn.sources)
             if cited:
-                lines.append("Sources:")
+                lines.append("Closest passages (none of them answers it):" if turn.refused else "Sources:")
                 lines += [f"- [{s.number}] {s.label}: \"{' '.join(s.snippet.split())[:160]}…\"" for s in cited]
                 lines.append("")
         return "\n".join(lines)

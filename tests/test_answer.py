@@ -63,7 +63,8 @@ def test_model_refusal_is_reported_as_refusal(make_kb, sample_copy):
     kb = make_kb(chat_model=EchoChatModel(REFUSAL_EN))
     kb.ingest([sample_copy])
     answer = kb.ask("What torque do the QF-200 casing bolts need?")
-    assert answer.refused and answer.sources == ()
+    # The passages the model read come with the refusal as the closest ones, none cited.
+    assert answer.refused and answer.sources and not answer.cited_sources
 
 
 def test_documents_cannot_break_out_of_their_block(sample_kb):
@@ -226,13 +227,23 @@ def test_a_chinese_question_gets_the_chinese_instructions(tmp_path):
 
 
 def test_the_cli_says_when_a_streamed_answer_is_withdrawn(make_kb, sample_copy, capsys):
-    from rag.cli import _print_answer
+    from rag.cli import _print_answer, _print_sources
 
     kb = make_kb(chat_model=EchoChatModel("The rated flow is 777 bar [1]."))
     kb.ingest([sample_copy])
     answer = _print_answer(kb.ask_stream("What is the rated flow of the QF-200 pump?"))  # confident: streamed
     out = capsys.readouterr().out
     assert answer.refused and "777 bar" in out and "(withdrawn: the documents do not support the answer above)" in out
+    corrected = make_kb(chat_model=EchoChatModel("Every 3,500 operating hours [1]."))
+    corrected.ingest([sample_copy])
+    answer = _print_answer(corrected.ask_stream("How often must the QF-200 bearings be re-greased?"))
+    out = capsys.readouterr().out
+    assert "3,500" in out and "(corrected against the documents:)" in out and "2,000" in answer.text
+    refusing = make_kb(chat_model=EchoChatModel(REFUSAL_EN))
+    refusing.ingest([sample_copy])
+    _print_sources(_print_answer(refusing.ask_stream("What torque do the QF-200 casing bolts need?")))
+    out = capsys.readouterr().out
+    assert "Closest passages (none of them answers it):" in out and "Sources:" not in out
 
 
 def test_an_answer_from_a_sentence_unrelated_to_the_question_is_withdrawn(make_kb, sample_copy):

@@ -58,6 +58,22 @@ def test_chat_turn_with_sources_and_a_refusal(page_kb):
     assert "first token" in shown
     ask(at, "Who won the 1998 football world cup?")
     assert any("Not in the knowledge base" in w.value for w in at.warning)
+    assert "Closest passages" not in texts(at)  # nothing was relevant enough to read
+
+
+def test_a_refusal_after_reading_passages_shows_the_closest(tmp_path, monkeypatch, minilm):
+    from rag.kb import KnowledgeBase
+    from rag.prompt import REFUSAL_EN
+
+    monkeypatch.setitem(LLM_BACKENDS, "refusing-test", lambda settings: EchoChatModel(REFUSAL_EN))
+    kb_dir = tmp_path / "handbook"
+    KnowledgeBase.create(kb_dir, embedder=minilm).ingest([SAMPLE_DOCS])
+    monkeypatch.setenv("RAG_KB_DIR", str(kb_dir))
+    monkeypatch.setenv("RAG_LLM_BACKEND", "refusing-test")
+    at = ask(run_page(), "How often must the QF-200 bearings be re-greased?")
+    assert any("the closest are below" in w.value for w in at.warning)
+    assert "Closest passages (none of them answers the question)" in texts(at)
+    assert at.expander and not any("cited" in e.label for e in at.expander)
 
 
 def test_settings_change_applies_to_the_next_question(page_kb):

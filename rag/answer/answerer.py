@@ -156,7 +156,10 @@ class Answerer:
                     # bolts need?" over the casing bolts').
                     text = self._shown(self._asked_again(asked, relevant, contexts, ask_again), question, asked, contexts)
             if is_refusal(text):
-                return Answer(question, text, (), True, timings, standalone_question=standalone)
+                # The passages the model read come with the refusal, none cited: where the answer is there in other
+                # words than the question's, the reader finds it (a 0.5B model refuses many such questions).
+                return Answer(question, text, cited_sources_of(set(), relevant), True, timings,
+                              standalone_question=standalone)
             text = superscripts_restored(text, contexts)
             if not is_grounded(text, asked + " " + (query or ""), contexts, self._terms):
                 text = CITATION.sub("", text).strip()

@@ -36,6 +36,8 @@ class Source:
 class Answer:
     question: str
     text: str
+    # The passages the model read, `cited` marking those the answer rests on; for a refusal after the model read
+    # passages, the closest ones, none cited (empty where nothing was relevant enough to read).
     sources: tuple[Source, ...]
     refused: bool  # True: the knowledge base does not hold the answer (no invented one was given)
     timings: dict[str, float] = field(default_factory=dict)  # retrieve_s, generate_s, first_token_s

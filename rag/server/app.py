@@ -84,7 +84,8 @@ def create_app(kbs: Sequence[ServedKB], api_key: str | None = None) -> FastAPI:
     served = {s.name: s for s in kbs}
     started = int(time.time())
     app = FastAPI(title="rag-kb", version="1", description="Knowledge bases as OpenAI-compatible chat models. "
-                  "Responses carry `sources` (the passages the answer cites), `refused` and `standalone_question`.")
+                  "Responses carry `sources` (the passages read, `cited` marking those the answer rests on; for a "
+                  "refusal, the closest ones, none cited), `refused` and `standalone_question`.")
 
     @app.exception_handler(APIError)
     async def api_error(request: Request, exc: APIError) -> JSONResponse:
