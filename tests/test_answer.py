@@ -954,6 +954,15 @@ def test_a_bound_asked_for_is_kept_where_the_reply_gave_the_sentences_other_figu
     (tmp_path / "spec").mkdir()
     stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path / "spec", question, {"spec.md": spec})
     assert stand_ins.corrected("0.8 MPa", question, hits, contexts, confident=True).startswith("0.8 MPa")
+    # The default beside a range is no end of it: the longest asked is the range's top.
+    question = "What's the longest video clip it can record?"
+    (tmp_path / "camera").mkdir()
+    stand_ins, hits, contexts = _stand_ins_over(make_kb, tmp_path / "camera", question, {
+        "guide.md": "# Settings\n\nSetting | Choices | Default\nVideo length | 5 s to 60 s | 10 s\n"
+                    "Photo burst | 1 to 5 | 1\n\nThe camera records video as AVI files.\n"})
+    assert "5 s to 60 s" in stand_ins.corrected("The longest video clip it can record is 10 s.", question, hits, contexts,
+                                                confident=False)
+    assert stand_ins.corrected("60 s", question, hits, contexts, confident=False).startswith("60 s")
 
 
 def test_a_yes_or_no_that_only_echoes_the_question_rests_on_the_sentence_that_says_whether(make_kb, tmp_path):

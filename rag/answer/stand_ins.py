@@ -549,11 +549,16 @@ class StandIns:
         A range's end (16–18, 八时至十二时, 5万元以上10万元以下) is cut off unless the question asks for that end
         (最多, "at most"); a bound's figure is kept where the question asks for the bound and the reply gave the
         sentence's other figure."""
-        figure = _one_figure(as_digits(CITATION.sub("", text)).strip(" .。"))
+        reply = as_digits(CITATION.sub("", text)).strip(" .。")
+        bounds = [kind for kind, words in _BOUNDS.items() if words.search(asked)]
+        figure = _one_figure(reply)
+        if figure is None and len(bounds) == 1 and len(figures := figure_units(reply)) == 1:
+            # Asked for a bound, a sentence giving one figure is judged as that figure ("The longest video clip it
+            # can record is 10 s.").
+            figure = next(iter(figures.items()))
         if figure is None:
             return ""
         value, reply_units = figure
-        bounds = [kind for kind, words in _BOUNDS.items() if words.search(asked)]
         found = set()
         for number, sentence in numbered_sentences(relevant):
             if len(sentence) > ALTERNATIVES_SENTENCE_CHARS or sentence.startswith("#"):
@@ -570,7 +575,20 @@ class StandIns:
                                                            digits, re.IGNORECASE)}
                 if value not in bounded and any(units_here.get(b, set()) & reply_units for b in bounded):
                     found.add((number, sentence))
+                elif self._inside_a_range(value, reply_units, units_here, digits):
+                    # Not an end of the range beside it: a setting's default ("The longest video clip it can record
+                    # is 10 s." off "Video length | 5 s to 60 s | 10 s").
+                    found.add((number, sentence))
         return _one_sentence_answering(found, asked)
+
+    @staticmethod
+    def _inside_a_range(value: str, reply_units: set[str], units_here: dict[str, set[str]], digits: str) -> bool:
+        """Whether the sentence gives a rising range in the reply's unit that holds `value` strictly inside it."""
+        for m in _RANGE.finditer(digits):
+            low, high = float(m.group(1)), float(m.group(2))
+            if low < float(value) < high and units_here.get(m.group(2), set()) & reply_units:
+                return True
+        return False
 
     def _names_alone(self, text: str, code: str) -> bool:
         """Whether `text` names `code` and none of its siblings (E03, not E02 beside it)."""
