@@ -14,6 +14,7 @@ import click
 from ingest.walk import SYMLINK_POLICIES
 from rag.cli_finetune import adapters, finetune
 from rag.cli_common import fail_cleanly as _fail_cleanly, kb_option, llm_options, settings_for as _settings
+from rag.answer.result import CLOSEST_HEADING
 from rag.errors import RagError
 from rag.settings import Settings
 from rag.store.vectors import VECTOR_STORES
@@ -182,7 +183,7 @@ def _print_answer(answer_stream) -> Any:
 
 def _print_sources(answer) -> None:
     if answer.sources:
-        click.echo("\nClosest passages (none of them answers it):" if answer.refused else "\nSources:")
+        click.echo("\n" + CLOSEST_HEADING if answer.refused else "\nSources:")
         for source in answer.sources:
             mark = "*" if source.cited else " "
             click.echo(f" {mark}[{source.number}] {source.label}")

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rag.answer import Answer, Source
+from rag.answer.result import CLOSEST_HEADING
 from rag.errors import KnowledgeBaseError
 
 CONVERSATIONS_FILE = "conversations.sqlite"
@@ -83,7 +84,7 @@ class ConversationRecord:
             lines += [f"**Q:** {turn.question}", "", turn.answer, ""]
             cited = [s for s in turn.sources if s.cited] or list(turn.sources)
             if cited:
-                lines.append("Closest passages (none of them answers it):" if turn.refused else "Sources:")
+                lines.append(CLOSEST_HEADING if turn.refused else "Sources:")
                 lines += [f"- [{s.number}] {s.label}: \"{' '.join(s.snippet.split())[:160]}…\"" for s in cited]
                 lines.append("")
         return "\n".join(lines)

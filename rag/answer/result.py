@@ -9,6 +9,8 @@ from rag.prompt import display_source
 from rag.retrieve import Hit
 
 SNIPPET_CHARS = 240
+# How the CLI and a conversation's Markdown head the passages shown with a refusal.
+CLOSEST_HEADING = "Closest passages (none of them answers it):"
 
 
 @dataclass(frozen=True)

@@ -584,9 +584,10 @@ class StandIns:
     @staticmethod
     def _inside_a_range(value: str, reply_units: set[str], units_here: dict[str, set[str]], digits: str) -> bool:
         """Whether the sentence gives a rising range in the reply's unit that holds `value` strictly inside it."""
+        number = _as_number(value)  # None for a figure that is no number ("1.2.3", a version)
         for m in _RANGE.finditer(digits):
             low, high = float(m.group(1)), float(m.group(2))
-            if low < float(value) < high and units_here.get(m.group(2), set()) & reply_units:
+            if number is not None and low < number < high and units_here.get(m.group(2), set()) & reply_units:
                 return True
         return False
 
